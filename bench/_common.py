@@ -1,0 +1,73 @@
+"""Shared helpers for benchmark scripts: real input built from ../shared/data, results files."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+WORK = REPO / "bench" / "work"
+
+
+def shared_data() -> Path:
+    d = Path(os.environ.get("XCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not d.is_dir():
+        sys.exit(f"shared data not found at {d}; set XCURATE_SHARED_DATA")
+    return d
+
+
+def load_ud_docs() -> list:
+    with open(shared_data() / "corpus" / "ud_docs.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def resampled_corpus(path: Path, target_mb: float, n_files: int = 8, seed: int = 0) -> Path:
+    """Write ≥target_mb of JSONL built from real UD documents: each new document is a random
+    run of sentences of one language (so the text is real and the documents are distinct)."""
+    marker = path / f"_DONE_{target_mb:g}_{n_files}_{seed}"
+    if marker.exists():
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.jsonl"):
+        old.unlink()
+    rng = random.Random(seed)
+    by_lang: dict = {}
+    for d in load_ud_docs():
+        sep = "" if d["lang_script"].split("_")[1] in ("Hans", "Hant", "Jpan") else " "
+        sents = [s for s in d["text"].replace("\n", sep).split(". ") if s]
+        by_lang.setdefault((d["lang_script"], sep), []).extend(sents)
+    keys = sorted(by_lang)
+    target = int(target_mb * (1 << 20))
+    files = [open(path / f"part-{i:02d}.jsonl", "w", encoding="utf-8") for i in range(n_files)]
+    written, n = 0, 0
+    while written < target:
+        lang, sep = keys[rng.randrange(len(keys))]
+        sents = by_lang[(lang, sep)]
+        start = rng.randrange(len(sents))
+        text = (". " if sep else "。").join(sents[start:start + rng.randint(5, 15)])
+        line = json.dumps({"id": f"bench-{n}", "text": text, "lang_script": lang}, ensure_ascii=False) + "\n"
+        files[n % n_files].write(line)
+        written += len(line.encode())
+        n += 1
+    for f in files:
+        f.close()
+    marker.write_text(str(n))
+    return path
+
+
+def write_result(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "cpus": os.cpu_count(), **payload}
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    print(f"wrote {out}")
+    return out
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / (1 << 20)

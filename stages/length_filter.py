@@ -1,0 +1,50 @@
+"""`length_filter`: drop documents outside character / word bounds."""
+from __future__ import annotations
+
+from typing import Optional
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stages import register
+from stages._text import split_words
+from stages.base import Resources, Stage, StageOutput, StageParams
+
+
+class LengthParams(StageParams):
+    min_chars: int = 1
+    max_chars: Optional[int] = None
+    min_words: int = 0
+    max_words: Optional[int] = None
+
+
+@register
+class LengthFilter(Stage):
+    name = "length_filter"
+    reads = ("text",)
+    writes = ()
+    Params = LengthParams
+    default_resources = Resources(num_cpus=1)
+
+    def process(self, table: pa.Table) -> StageOutput:
+        p = self.params
+        chars = pc.utf8_length(pc.utf8_trim_whitespace(table["text"])).to_pylist()
+        need_words = p.min_words > 0 or p.max_words is not None
+        texts = table["text"].to_pylist() if need_words else None
+        reasons = []
+        for i, n in enumerate(chars):
+            reason = None
+            if n == 0:
+                reason = "empty"
+            elif n < p.min_chars:
+                reason = "too_few_chars"
+            elif p.max_chars is not None and n > p.max_chars:
+                reason = "too_many_chars"
+            elif need_words:
+                words = len(split_words(texts[i]))
+                if words < p.min_words:
+                    reason = "too_few_words"
+                elif p.max_words is not None and words > p.max_words:
+                    reason = "too_many_words"
+            reasons.append(reason)
+        return StageOutput(table, pa.array(reasons, pa.string()))

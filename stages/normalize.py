@@ -1,0 +1,54 @@
+"""`normalize`: Unicode NFC, whitespace cleanup, optional ftfy repair."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pyarrow as pa
+
+from stages import register
+from stages.base import Resources, Stage, StageOutput, StageParams, with_columns
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+class NormalizeParams(StageParams):
+    form: str = "NFC"
+    collapse_whitespace: bool = True
+    strip_control: bool = True
+    ftfy: bool = False
+
+
+@register
+class Normalize(Stage):
+    name = "normalize"
+    reads = ("text",)
+    writes = ("text",)
+    Params = NormalizeParams
+    default_resources = Resources(num_cpus=1)
+
+    def setup(self) -> None:
+        self._fix = None
+        if self.params.ftfy:
+            import ftfy
+            self._fix = ftfy.fix_text
+
+    def normalize_text(self, text: str) -> str:
+        p = self.params
+        if self._fix is not None:
+            text = self._fix(text)
+        if p.form:
+            text = unicodedata.normalize(p.form, text)
+        if p.strip_control:
+            text = _CONTROL.sub("", text)
+        if p.collapse_whitespace:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+            text = _BLANK_LINES.sub("\n\n", text).strip()
+        return text
+
+    def process(self, table: pa.Table) -> StageOutput:
+        texts = [self.normalize_text(t) if t else t for t in table["text"].to_pylist()]
+        return StageOutput.keep_all(with_columns(table, {"text": pa.array(texts, table.schema.field("text").type)}))

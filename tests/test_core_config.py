@@ -1,0 +1,135 @@
+"""Config validation, overrides, stage registry, input planning errors (no Ray needed)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.config import ConfigError, apply_override, load_config
+from pipeline.io import InputError, ReadOptions, plan_read_specs
+from stages import available_stages, get_stage_class
+from stages.base import Stage
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_bad_parameter_type_names_file_and_field(tmp_path):
+    cfg = write(tmp_path, "c.yaml", """
+input: {paths: [x.jsonl]}
+stages:
+  - type: normalize
+  - type: length_filter
+    params: {min_chars: lots}
+""")
+    with pytest.raises(ConfigError) as e:
+        load_config(str(cfg))
+    msg = str(e.value)
+    assert "c.yaml" in msg and "stages[1].params.min_chars" in msg and "integer" in msg
+
+
+def test_unknown_stage_and_unknown_key(tmp_path):
+    cfg = write(tmp_path, "c.yaml", "input: {paths: [x]}\nstages:\n  - type: nosuch\n")
+    with pytest.raises(ConfigError, match=r"stages\[0\].type: unknown stage 'nosuch'; known stages: .*normalize"):
+        load_config(str(cfg))
+    cfg = write(tmp_path, "d.yaml", "input: {paths: [x], txt_field: a}\n")
+    with pytest.raises(ConfigError, match=r"input.txt_field: Extra inputs are not permitted"):
+        load_config(str(cfg))
+
+
+def test_unknown_stage_param_rejected(tmp_path):
+    cfg = write(tmp_path, "c.yaml", "input: {paths: [x]}\nstages:\n  - type: length_filter\n    params: {min_char: 3}\n")
+    with pytest.raises(ConfigError, match=r"stages\[0\].params.min_char"):
+        load_config(str(cfg))
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    cfg = write(tmp_path, "c.yaml", "input: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(str(cfg))
+
+
+def test_duplicate_stage_names_need_a_name(tmp_path):
+    cfg = write(tmp_path, "c.yaml", "input: {paths: [x]}\nstages: [{type: normalize}, {type: normalize}]\n")
+    with pytest.raises(ConfigError, match="duplicate stage name"):
+        load_config(str(cfg))
+    cfg = write(tmp_path, "d.yaml", "input: {paths: [x]}\nstages: [{type: normalize}, {type: normalize, name: norm2}]\n")
+    assert [s.name for s in load_config(str(cfg)).stages] == ["normalize", "norm2"]
+
+
+def test_overrides():
+    raw = {"input": {"paths": ["a"]}, "stages": [{"type": "length_filter", "params": {"min_chars": 1}}]}
+    apply_override(raw, "stages[0].params.min_chars=50")
+    apply_override(raw, "output.unit_mb=1.5")
+    assert raw["stages"][0]["params"]["min_chars"] == 50 and raw["output"]["unit_mb"] == 1.5
+    with pytest.raises(ConfigError):
+        apply_override(raw, "stages[7].params.x=1")
+    cfg = load_config({"input": {"paths": ["a"]}, "stages": [{"type": "length_filter"}]},
+                      overrides=["stages[0].params.min_chars=9"])
+    assert cfg.stages[0].params.min_chars == 9
+
+
+def test_config_hash_ignores_ray_section():
+    a = load_config({"input": {"paths": ["a"]}, "ray": {"num_cpus": 1}})
+    b = load_config({"input": {"paths": ["a"]}, "ray": {"num_cpus": 2}})
+    c = load_config({"input": {"paths": ["b"]}})
+    assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_registry_lists_builtin_stages():
+    stages = available_stages()
+    assert {"normalize", "length_filter"} <= set(stages)
+    cls = get_stage_class("normalize")
+    assert issubclass(cls, Stage) and cls.reads and cls.writes == ("text",)
+    with pytest.raises(KeyError, match="known stages"):
+        get_stage_class("does-not-exist")
+
+
+def test_input_errors_before_ray(tmp_path):
+    cfg = load_config({"input": {"paths": [str(tmp_path / "none.jsonl")]}})
+    with pytest.raises(InputError, match="no such file"):
+        plan_read_specs(cfg.input, ReadOptions())
+    cfg = load_config({"input": {"paths": [str(tmp_path / "*.jsonl")]}})
+    with pytest.raises(InputError, match="glob matches no file"):
+        plan_read_specs(cfg.input, ReadOptions())
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"id": 1, "body": "x", "title": "t"}) + "\n")
+    cfg = load_config({"input": {"paths": [str(p)]}})
+    with pytest.raises(InputError, match=r"no text field 'text'.*fields found: body, id, title"):
+        plan_read_specs(cfg.input, ReadOptions())
+
+
+def test_plain_jsonl_is_cut_into_line_aligned_ranges(tmp_path):
+    p = tmp_path / "a.jsonl"
+    lines = [json.dumps({"text": f"doc {i} " + "x" * (i % 50)}) for i in range(2000)]
+    p.write_text("\n".join(lines) + "\n")
+    from pipeline.io import read_spec
+    opts = ReadOptions(unit_bytes=4096)
+    specs = plan_read_specs(load_config({"input": {"paths": [str(p)]}}).input, opts)
+    assert len(specs) > 5
+    texts, first_lines = [], []
+    for s in specs:
+        first_lines.append(s.first_line)
+        for t in read_spec(s, opts):
+            texts.extend(t["text"].to_pylist())
+    assert texts == [json.loads(x)["text"] for x in lines]
+    assert first_lines[0] == 1 and first_lines == sorted(first_lines)
+
+
+@pytest.mark.parametrize("args", [["validate", "nope.yaml"], ["run", "nope.yaml", "-o", "x"]])
+def test_cli_errors_exit_nonzero_without_traceback(args, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(__import__("conftest").REPO), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2, r.stderr
+    assert "config file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_help_everywhere():
+    from pipeline.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert p.format_help().startswith("usage: xcurate " + name)
