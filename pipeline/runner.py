@@ -201,18 +201,22 @@ def _partition_value(v) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)
 
 
+def _partition_keys(table: pa.Table, column: str) -> pa.Array:
+    if column not in table.column_names:
+        return pa.array(["und"] * table.num_rows, pa.string())
+    raw = pc.cast(table[column], pa.string())
+    uniques = pc.unique(raw).to_pylist()
+    clean = {v: _partition_value(v) for v in uniques}
+    if all(k == v for k, v in clean.items() if k is not None) and None not in clean:
+        return raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+    return pa.array([clean[v] for v in raw.to_pylist()], pa.string())
+
+
 def _partitions(table: pa.Table, column: str):
     if table.num_rows == 0:
         return []
-    if column not in table.column_names:
-        return [("und", table)]
-    values = table[column].to_pylist()
-    keys = [_partition_value(v) for v in values]
-    out = []
-    for key in sorted(set(keys)):
-        mask = pa.array([k == key for k in keys])
-        out.append((key, table.filter(mask)))
-    return out
+    keys = _partition_keys(table, column)
+    return [(key, table.filter(pc.equal(keys, key))) for key in sorted(pc.unique(keys).to_pylist())]
 
 
 def unit_progress(unit: str, table: pa.Table, kept: pa.Table, stage_names: List[str], partition_by: str) -> dict:
@@ -228,13 +232,9 @@ def unit_progress(unit: str, table: pa.Table, kept: pa.Table, stage_names: List[
                for name in stage_names if f"_xc_t_{name}" in table.column_names}
     languages: Dict[str, Dict[str, int]] = {}
     if kept.num_rows:
-        keys = ([_partition_value(v) for v in kept[partition_by].to_pylist()]
-                if partition_by in kept.column_names else ["und"] * kept.num_rows)
-        lengths = pc.utf8_length(kept["text"]).to_pylist()
-        for key, n in zip(keys, lengths):
-            entry = languages.setdefault(key, {"documents": 0, "chars": 0})
-            entry["documents"] += 1
-            entry["chars"] += n or 0
+        per_key = pa.table({"key": _partition_keys(kept, partition_by), "chars": pc.utf8_length(kept["text"])})
+        for row in per_key.group_by("key").aggregate([("chars", "sum"), ("chars", "count")]).to_pylist():
+            languages[row["key"]] = {"documents": row["chars_count"], "chars": row["chars_sum"] or 0}
     return {"unit": unit, "rows": table.num_rows, "kept": kept.num_rows, "dropped": dropped,
             "seconds": seconds, "languages": languages}
 

@@ -12,6 +12,7 @@ from stages.base import Resources, Stage, StageOutput, StageParams, with_columns
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
 
 
 class NormalizeParams(StageParams):
@@ -39,14 +40,17 @@ class Normalize(Stage):
         p = self.params
         if self._fix is not None:
             text = self._fix(text)
-        if p.form:
+        if p.form and not unicodedata.is_normalized(p.form, text):  # the check is much cheaper
             text = unicodedata.normalize(p.form, text)
         if p.strip_control:
             text = _CONTROL.sub("", text)
         if p.collapse_whitespace:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-            text = _BLANK_LINES.sub("\n\n", text).strip()
+            if "\r" in text:
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+            text = _SPACES.sub(" ", text)
+            if "\n" in text:
+                text = _BLANK_LINES.sub("\n\n", _SPACE_AROUND_NEWLINE.sub("\n", text))
+            text = text.strip()
         return text
 
     def process(self, table: pa.Table) -> StageOutput:
