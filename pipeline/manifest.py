@@ -128,8 +128,8 @@ def summary_text(manifest: dict) -> str:
     return "\n\n".join(out)
 
 
-def print_summary(manifest: dict, file=sys.stdout) -> None:
-    print(summary_text(manifest), file=file)
+def print_summary(manifest: dict, file=None) -> None:
+    print(summary_text(manifest), file=file or sys.stdout)
 
 
 def print_stats(outdir: str) -> None:

@@ -36,6 +36,7 @@ from pipeline import fsutil
 from pipeline.errors import UserError
 from pipeline.config import ConfigError, LoadedConfig, ResolvedStage, load_config
 from pipeline.io import BOOKKEEPING, READ_STAGE, InputError, ReadOptions, ReadSpec, plan_read_specs, read_spec
+from pipeline.report import write_report
 from pipeline.manifest import build_manifest, check_invariants, print_summary
 
 RUN_FILE = "_xc_run.json"
@@ -422,6 +423,7 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     manifest = build_manifest(outdir, cfg, stage_names, started, time.time(), global_seconds)
     check_invariants(outdir, manifest)
     fsutil.atomic_write_json(manifest, fsutil.join(outdir, "manifest.json"))
+    write_report(outdir, manifest)
     if not quiet:
         print_summary(manifest, file=sys.stdout)
     return manifest

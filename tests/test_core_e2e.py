@@ -68,6 +68,17 @@ def test_manifest_accounts_for_every_document(e2e_run):
     assert m["languages"] == {"und": {"documents": m["output_documents"],
                                       "chars": m["languages"]["und"]["chars"]}}
     assert json.loads((out / "manifest.json").read_text())["shards"] == m["shards"]
+    report = (out / "report.html").read_text()
+    assert report.count("<img src=\"data:image/png;base64,") == 2 and "length_filter" in report
+
+
+def test_stats_prints_the_summary(e2e_run, capsys):
+    from pipeline.cli import main
+    out, m, _ = e2e_run
+    assert main(["stats", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "length_filter" in text and f"input {m['input_documents']} documents" in text
+    assert main(["stats", str(out / "nothing")]) == 2
 
 
 def test_quarantine_records_line_and_utf8_is_repaired_and_flagged(e2e_run):
