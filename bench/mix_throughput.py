@@ -1,0 +1,133 @@
+"""Benchmark ``xcurate mix`` on real text: token counting on Ray, cached re-planning, sampling.
+
+    .venv/bin/python bench/mix_throughput.py [--workdir /tmp/xc_mix_bench] [--repeat-tatoeba 1]
+
+Input: every UD pseudo-document (62 languages) as an xcurate output dir, plus all Tatoeba
+sentences as a plain Parquet dataset. Baselines measured in the same run:
+* counting: the same SentencePiece model over the same shards in one process, no Ray;
+* re-planning: the first plan (counting included) vs a second plan that reads the cache.
+Prints the figures and writes bench/results/mix_throughput.json.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.mix import run_mix  # noqa: E402
+from pipeline.mix_tokens import default_sentencepiece_model  # noqa: E402
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("XCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def build_inputs(root: Path, repeat_tatoeba: int) -> dict:
+    docs = [json.loads(l) for l in open(shared_data() / "corpus" / "ud_docs.jsonl", encoding="utf-8")]
+    web = root / "web"
+    by_lang: dict = {}
+    for d in docs:
+        by_lang.setdefault(d["lang_script"], []).append(d)
+    for lang, mine in by_lang.items():
+        part = web / "data" / f"language={lang}"
+        part.mkdir(parents=True)
+        for i in range(2):
+            chunk = mine[i::2]
+            pq.write_table(pa.table({"id": [d["id"] for d in chunk], "text": [d["text"] for d in chunk],
+                                     "source": ["ud_docs.jsonl"] * len(chunk),
+                                     "metadata": ["{}"] * len(chunk), "language": [lang] * len(chunk)}),
+                           part / f"part-{i:05d}.parquet")
+    (web / "manifest.json").write_text("{}")
+    with gzip.open(shared_data() / "corpus" / "tatoeba_laser_v1.jsonl.gz", "rt", encoding="utf-8") as f:
+        pairs = [json.loads(l) for l in f]
+    tat = root / "tatoeba"
+    tat.mkdir()
+    rows = [{"id": f"{p['id']}.{r}", "text": p["text"], "language": p["lang"]}
+            for r in range(repeat_tatoeba) for p in pairs]
+    for i in range(8):
+        pq.write_table(pa.Table.from_pylist(rows[i::8]), tat / f"part-{i}.parquet")
+    return {"web": web, "tatoeba": tat}
+
+
+def baseline_count(paths) -> tuple:
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=default_sentencepiece_model())
+    t0 = time.perf_counter()
+    docs = tokens = 0
+    for p in paths:
+        texts = pq.read_table(p, columns=["text"]).column("text").to_pylist()
+        tokens += sum(len(x) for x in sp.encode(texts))
+        docs += len(texts)
+    return time.perf_counter() - t0, docs, tokens
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", default="/tmp/xc_mix_bench")
+    ap.add_argument("--repeat-tatoeba", type=int, default=1)
+    args = ap.parse_args()
+    root = Path(args.workdir)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    inputs = build_inputs(root / "in", args.repeat_tatoeba)
+    shards = sorted(inputs["web"].rglob("*.parquet")) + sorted(inputs["tatoeba"].glob("*.parquet"))
+    base_s, docs, tokens = baseline_count(shards)
+
+    import ray
+    ray.init(include_dashboard=False, log_to_driver=False)
+    cfg = {"seed": 1, "sources": [{"name": "web", "path": str(inputs["web"]), "group": "web"},
+                                  {"name": "tatoeba", "path": str(inputs["tatoeba"]), "group": "parallel"}],
+           "policy": {"type": "temperature", "total_tokens": int(tokens * 0.8), "alpha": 0.3},
+           "max_epochs": 4, "fill": "redistribute", "output": {"shard_rows": 20000}}
+    quiet = lambda *_: None  # noqa: E731
+    t0 = time.perf_counter()
+    plan = run_mix(cfg, str(root / "plan1"), dry_run=True, echo=quiet)
+    first_plan_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_mix(cfg, str(root / "plan2"), dry_run=True, echo=quiet)
+    cached_plan_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    manifest = run_mix(cfg, str(root / "mix"), echo=quiet)
+    mix_s = time.perf_counter() - t0
+    big = [l for l in manifest["languages"] if l["planned_docs_worth"] >= 1000]
+    result = {
+        "input_docs": docs, "input_tokens": tokens, "input_shards": len(shards),
+        "languages": len(plan["languages"]), "cpus": int(ray.cluster_resources().get("CPU", 0)),
+        "baseline_count_seconds_1proc": round(base_s, 3),
+        "ray_count_seconds": round(plan["timings"]["count_seconds"], 3),
+        "first_plan_seconds_incl_count": round(first_plan_s, 3),
+        "cached_plan_seconds": round(cached_plan_s, 3),
+        "cached_vs_first_plan_ratio": round(cached_plan_s / first_plan_s, 3),
+        "baseline_tokens_per_s": round(tokens / base_s),
+        "ray_count_tokens_per_s": round(tokens / plan["timings"]["count_seconds"]),
+        "ray_count_vs_baseline_ratio": round(plan["timings"]["count_seconds"] / base_s, 3),
+        "mix_seconds_total": round(mix_s, 3), "sample_seconds": round(manifest["timings"]["sample_seconds"], 3),
+        "output_rows": manifest["rows"], "output_shards": len(manifest["shards"]),
+        "sample_rows_per_s": round(manifest["rows"] / manifest["timings"]["sample_seconds"]),
+        "planned_tokens": manifest["planned_tokens"], "realized_tokens": manifest["realized_tokens"],
+        "languages_ge_1000_docs_worth": len(big),
+        "max_abs_rel_error_ge_1000_docs": max((abs(l["relative_error"]) for l in big), default=None),
+        "max_abs_rel_error_all": max(abs(l["relative_error"]) for l in manifest["languages"]),
+    }
+    for k, v in result.items():
+        print(f"{k:36s} {v}")
+    out = REPO / "bench" / "results" / "mix_throughput.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
