@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_sentences import BANK, NO_SPACE_LANGS, SENTENCE_JOINER  # noqa: E402
+from demo_benchmark import ITEMS, LEAKS, benchmark_records  # noqa: E402
 
 SEED = 20240611
 CLEAN_DOCS_PER_LANG = 21
@@ -236,9 +237,22 @@ def build_records(rng: random.Random) -> list[dict]:
         *({"text": t, "lang": lang, "demo_case": "mixed_script"} for t, lang in mixed_script_docs(rng)),
         {"text": "", "lang": "eng_Latn", "demo_case": "empty"},
     ]
-    records = clean + planted
+    records = clean + planted + plant_benchmark_leaks(clean, rng)
     rng.shuffle(records)
     return records
+
+
+def plant_benchmark_leaks(clean: list[dict], rng: random.Random) -> list[dict]:
+    """Documents that quote the demo benchmark (demo_benchmark.py): one verbatim, one translated."""
+    items = {item["parallel_id"]: item for item in ITEMS}
+    leaks = []
+    for parallel_id, text_lang, doc_lang in LEAKS:
+        host = make_clean_doc(doc_lang, rng)  # a fresh document, so the leak is not also a near-duplicate
+        context, question = items[parallel_id][text_lang]
+        case = "benchmark_leak_verbatim" if text_lang == "en" else "benchmark_leak_translated"
+        leaks.append({"text": host + "\n\n" + context + " " + question, "lang": doc_lang,
+                      "demo_case": case, "leaked_item": parallel_id})
+    return leaks
 
 
 def raw_bad_lines(record_id_malformed: str, record_id_bad_utf8: str) -> tuple[bytes, bytes]:
@@ -271,6 +285,8 @@ def serialize(records: list[dict], rng: random.Random) -> bytes:
             continue
         record = next(record_iter)
         out = {"id": record["id"], "text": record["text"], "lang": record["lang"], "demo_case": record["demo_case"]}
+        if "leaked_item" in record:
+            out["leaked_item"] = record["leaked_item"]
         if "_source" in record:
             out["duplicate_of"] = record["_source"]["id"]
         lines.append(json.dumps(out, ensure_ascii=False).encode("utf-8"))
@@ -344,6 +360,8 @@ def main() -> int:
     if args.check_lid:
         summary["min_lid_score_clean"] = round(check_language_id(records), 3)
     Path(args.out).write_bytes(content)
+    bench_path = Path(args.out).with_name("demo_benchmark.jsonl")
+    bench_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in benchmark_records()), encoding="utf-8")
 
     cases = Counter(r["demo_case"] for r in records) + Counter({"malformed_json": 1, "invalid_utf8": 1})
     print(f"wrote {args.out}: {json.dumps(summary)}")
