@@ -177,16 +177,6 @@ class AuditScanner:
 
 # --------------------------------------------------------------------------- driver
 
-def _init_ray(address: Optional[str]):
-    import ray
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True,
-                 runtime_env=None if address else {"env_vars": {"PYTHONPATH": repo}})
-    return ray
-
-
 def run_audit(data: Sequence[str], outdir: str, ngram_params: dict, xling_params: Optional[dict] = None,
               text_field: str = "text", id_field: Optional[str] = "id", address: Optional[str] = None,
               concurrency: Optional[int] = None, max_evidence: int = 20) -> dict:
@@ -208,7 +198,8 @@ def run_audit(data: Sequence[str], outdir: str, ngram_params: dict, xling_params
     ngram_params = ngram_stage.params.model_dump()
     del ngram_stage
 
-    ray = _init_ray(address)
+    from pipeline.runner import init_ray
+    ray = init_ray(address)
     from ray.data import ActorPoolStrategy
     cpus = max(1, int(ray.available_resources().get("CPU", 1)))
     size = concurrency or cpus

@@ -243,19 +243,19 @@ def unit_progress(unit: str, table: pa.Table, kept: pa.Table, stage_names: List[
 # ---------------------------------------------------------------------------------------
 # driver
 
-def _init_ray(address: Optional[str], cfg: LoadedConfig):
+def init_ray(address: Optional[str] = None, cfg: Optional[LoadedConfig] = None):
+    """Connect to ``address`` / ``ray.address`` / $RAY_ADDRESS, else start an embedded local Ray."""
     import ray
     if ray.is_initialized():
         return ray
-    address = address or cfg.model.ray.address or os.environ.get("RAY_ADDRESS")
-    kwargs = dict(ignore_reinit_error=True, log_to_driver=True,
-                  runtime_env={"env_vars": {"PYTHONPATH": _repo_root()}} if not address else None)
+    address = address or (cfg.model.ray.address if cfg else None) or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, **{k: v for k, v in kwargs.items() if v is not None})
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=True)
     else:
         # address="local": always an embedded Ray of our own, never one found on the machine.
-        ray.init(address="local", num_cpus=cfg.model.ray.num_cpus, include_dashboard=False,
-                 **{k: v for k, v in kwargs.items() if v is not None})
+        ray.init(address="local", num_cpus=cfg.model.ray.num_cpus if cfg else None, include_dashboard=False,
+                 ignore_reinit_error=True, log_to_driver=True,
+                 runtime_env={"env_vars": {"PYTHONPATH": _repo_root()}})
     return ray
 
 
@@ -315,16 +315,42 @@ def _segments(stages: List[ResolvedStage]):
     return segs
 
 
-def _map_stage(ds, stage: ResolvedStage, cpus: int):
+def fit_actor_cpus(pools: List[Dict[str, float]], cpus: float) -> None:
+    """Scale the CPU reservations of actor pools (dicts with num_cpus, size) so one CPU stays free.
+
+    Actor pools hold their CPUs for the whole run; when they hold them all, Ray Data cannot
+    schedule the read/write tasks that feed and drain them and the run stalls (seen on 2-CPU
+    machines). The reservation is only a scheduling share: an actor still uses what it needs.
+    """
+    budget = max(cpus - 1.0, 0.5)
+    held = sum(p["num_cpus"] * p["size"] for p in pools)
+    if held > budget:
+        for p in pools:
+            p["num_cpus"] = round(max(0.05, p["num_cpus"] * budget / held), 3)
+
+
+def _actor_pools(streaming: List[ResolvedStage], cpus: int) -> Dict[str, Dict[str, float]]:
+    pools = {}
+    for st in streaming:
+        if st.cls.uses_model:
+            res = st.resources
+            size = res.concurrency or max(1, min(cpus, int(cpus // max(res.num_cpus, 1e-9))))
+            pools[st.name] = {"num_cpus": res.num_cpus, "size": size}
+    fit_actor_cpus(list(pools.values()), cpus)
+    return pools
+
+
+def _map_stage(ds, stage: ResolvedStage, pools: Dict[str, Dict[str, float]]):
     from ray.data import ActorPoolStrategy
     res = stage.resources
     common = dict(batch_size=None, batch_format="pyarrow", zero_copy_batch=True, num_cpus=res.num_cpus)
     if res.num_gpus:
         common["num_gpus"] = res.num_gpus
     if stage.cls.uses_model:
-        size = res.concurrency or max(1, int(cpus // max(res.num_cpus, 1e-9)))
+        pool = pools[stage.name]
+        common["num_cpus"] = pool["num_cpus"]
         return ds.map_batches(StageActor, fn_constructor_args=(stage.cls, stage.params, stage.name),
-                              compute=ActorPoolStrategy(min_size=1, max_size=size), **common)
+                              compute=ActorPoolStrategy(min_size=1, max_size=int(pool["size"])), **common)
     if res.concurrency:
         common["concurrency"] = res.concurrency
     return ds.map_batches(StageTask(stage), **common)
@@ -381,7 +407,7 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     except (ConfigError, InputError, RunError) as e:
         raise UserError(str(e)) from None
 
-    ray = _init_ray(address, cfg)
+    ray = init_ray(address, cfg)
     _data_context(cfg)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     stage_names = [s.name for s in cfg.stages]
@@ -391,8 +417,9 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     segments = _segments(cfg.stages)
     for seg_index, (streaming, global_stage) in enumerate(segments):
         ds = _source_dataset(ray, specs, unit_files, opts)
+        pools = _actor_pools(streaming, cpus)
         for st in streaming:
-            ds = _map_stage(ds, st, cpus)
+            ds = _map_stage(ds, st, pools)
         if global_stage is None:
             writer = UnitWriter(outdir, stage_names, cfg.output.partition_by, cfg.output.keep_rejected,
                                 cfg.output.compression, done_units)

@@ -1,0 +1,1 @@
+"""Machine translation backends and text handling for ``xcurate synth``."""
