@@ -168,27 +168,31 @@ _URL = r"(?:https?://|www\.)[^\s]*[^\s.,;:!?)\]'\"]"
 _CLITIC = r"(?:(?<={_W})['’][sS](?!{_W}))"
 
 
+# spaCy keeps runs of these symbols as one token ("...", "--", "``", "''").
+_SYMBOL_RUN = r"\.{2,}|-{2,}|`{2,}|'{2,}|_{2,}|={2,}|\*{2,}|~{2,}"
 _APOSTROPHE = rf"['’](?={_W})(?![sS](?!{_W}))"
 
 
-def _token_re(extra_join: str = "", clitics: str = "", apostrophe: str = _APOSTROPHE, wchar: str = _W):
+def _token_re(extra_join: str = "", clitics: str = "", apostrophe: str = _APOSTROPHE, wchar: str = _W,
+              word_end: str = ""):
     join = rf"{_JOIN}|{apostrophe}{extra_join}"
-    word = rf"{wchar}+(?:(?:{join}){wchar}+)*(?:(?<=(?<![\p{{Lu}}])\p{{Lu}})\.)?"
+    # spaCy has no "-" prefix rule: a hyphen starting a chunk stays on the word ("-Hei").
+    word = rf"(?:(?<!\S)-(?={wchar}))?{wchar}+(?:(?:{join}){wchar}+)*(?:(?<=(?<![\p{{Lu}}])\p{{Lu}})\.)?{word_end}"
     clitic = _CLITIC.format(_W=_W) + (f"|{clitics}" if clitics else "")
-    # URL | clitic | no-space-script char | word | dot run | one symbol
-    return regex.compile(rf"{_URL}|{clitic}|[{_NS}]|{word}|\.{{2,}}|[^\s{_NS}]")
+    # URL | clitic | no-space-script char | word | symbol run | one symbol
+    return regex.compile(rf"{_URL}|{clitic}|[{_NS}]\p{{M}}*|{word}|{_SYMBOL_RUN}|[^\s{_NS}]")
 
 
 # Per-language tokenizer profiles (chosen by the `tokenizer.profile` setting of a language):
-# spaCy's English exceptions split contractions ("ca" "n't", "I" "'ll"); German keeps
-# hyphenated compounds whole ("CDU-Obmann").
+# spaCy's English exceptions split contractions ("ca" "n't", "I" "'ll"); "de" (German,
+# Finnish, Hungarian) keeps hyphenated compounds and suspended hyphens whole ("CDU-Obmann", "talous-").
 _EN_CLITICS = rf"(?i:n['’]t(?!{_W})|(?<=\p{{L}})['’](?:ll|re|ve|d|m)(?!{_W}))"
 TOKENIZER_PROFILES = {
     "default": _token_re(),
     "en": _token_re(clitics=_EN_CLITICS,
                     apostrophe=rf"['’](?={_W})(?!(?i:s|ll|re|ve|d|m|t)(?!{_W}))",
                     wchar=rf"(?:(?!(?i:n['’]t)(?!{_W})){_W})"),
-    "de": _token_re(extra_join=r"|(?<=\p{L})-(?=\p{L})"),
+    "de": _token_re(extra_join=r"|(?<=[\p{L}\p{N}])-(?=\p{L})", word_end=r"(?:-(?!\S))?"),
 }
 _QUALITY_TOKEN_RE = TOKENIZER_PROFILES["default"]
 

@@ -1,0 +1,373 @@
+"""``quality``: datatrove's Gopher / Gopher-repetition / C4 / FineWeb heuristics, per language.
+
+Decisions follow datatrove 0.10's ``GopherRepetitionFilter``, ``GopherQualityFilter``,
+``C4QualityFilter`` (split on lines) and ``FineWebQualityFilter`` check by check (same order,
+same reasons), computed once per document with C-level string operations and one regex word
+splitter (``stages._text.quality_words``) instead of spaCy; ``tests/test_quality.py`` holds
+the decisions to >=99% agreement with datatrove's own objects on real documents.
+
+Settings are data: ``configs/languages/quality/_default.yaml`` <- ``_scripts/<Script>.yaml``
+<- ``<lang_Script>.yaml`` <- the stage's ``overrides``. The language comes from the
+``language`` column (``langid``), else ``default_language``.
+
+Like datatrove, C4 removes the lines it rejects and later filters see the shortened text;
+``c4_rewrite_text`` (default on) also writes it to the ``text`` column of kept documents.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+
+import pyarrow as pa
+import regex
+import yaml
+from pydantic import Field
+
+from stages import register
+from stages._text import dominant_scripts, quality_words
+from stages.base import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+
+QUALITY_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "languages" / "quality"
+FILTER_NAMES = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
+SETTING_SECTIONS = FILTER_NAMES + ("tokenizer",)
+
+# datatrove.utils.text.PUNCTUATION / TERMINAL_PUNCTUATION, imported lazily (datatrove is heavy).
+_PUNCT: Dict[str, Any] = {}
+
+
+def _punctuation() -> Tuple[str, tuple]:
+    if not _PUNCT:
+        from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+        _PUNCT["chars"] = "".join(sorted(PUNCTUATION_SET))
+        _PUNCT["terminal"] = tuple(TERMINAL_PUNCTUATION)
+    return _PUNCT["chars"], _PUNCT["terminal"]
+
+
+class QualityParams(StageParams):
+    filters: List[Literal["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]] = Field(
+        default_factory=lambda: list(FILTER_NAMES), description="enabled filters, in order")
+    annotate_only: bool = Field(False, description="keep every document; only write quality_reason/signals")
+    settings_dir: Optional[str] = Field(None, description="default configs/languages/quality")
+    default_language: Optional[str] = Field(None, description="used when the table has no language column")
+    overrides: Dict[str, Dict[str, Any]] = Field(
+        default_factory=dict, description="{filter: {param: value}} applied on top of every language's settings")
+    c4_rewrite_text: bool = True
+    max_doc_chars: int = Field(2_000_000, ge=1000, description="longer documents are dropped unread")
+
+
+# ------------------------------------------------------------------ settings
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in (extra or {}).items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else value
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    unknown = set(data) - set(SETTING_SECTIONS)
+    if unknown:
+        raise ValueError(f"{path}: unknown sections {sorted(unknown)}; known: {SETTING_SECTIONS}")
+    return data
+
+
+class LanguageSettings:
+    """Resolves the merged filter settings of a language (cached per language)."""
+
+    def __init__(self, settings_dir: Optional[str] = None, overrides: Optional[dict] = None):
+        self.dir = Path(settings_dir) if settings_dir else QUALITY_CONFIG_DIR
+        self.default = _read_yaml(self.dir / "_default.yaml")
+        self.overrides = overrides or {}
+        self.by_code3: Dict[str, str] = {}
+        for f in sorted(self.dir.glob("*.yaml")):
+            if not f.name.startswith("_"):
+                self.by_code3.setdefault(f.stem.split("_")[0], f.stem)
+        self._cache: Dict[Tuple[str, str], dict] = {}
+
+    def language_file(self, language: Optional[str]) -> Optional[Path]:
+        if not language:
+            return None
+        exact = self.dir / f"{language}.yaml"
+        if exact.exists():
+            return exact
+        other_script = self.by_code3.get(language.split("_")[0])
+        return self.dir / f"{other_script}.yaml" if other_script else None
+
+    def get(self, language: Optional[str], script: str) -> dict:
+        key = (language or "", script)
+        if key not in self._cache:
+            merged = self.default
+            script_file = self.dir / "_scripts" / f"{script}.yaml"
+            if script_file.exists():
+                merged = _deep_merge(merged, _read_yaml(script_file))
+            lang_file = self.language_file(language)
+            if lang_file is not None:
+                merged = _deep_merge(merged, _read_yaml(lang_file))
+            self._cache[key] = _deep_merge(merged, self.overrides)
+        return self._cache[key]
+
+
+# ------------------------------------------------------------------ the four filters
+# Each returns (reason or None, signals). Signals are the measured values, for tuning.
+
+_PARAGRAPH_RE = re.compile(r"\n{2,}")
+_LINES_RE = re.compile("\n+")
+_HAS_ALPHA_RE = regex.compile(r"\p{L}")  # str.isalpha() letters
+CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+END_PUNCTUATION = (".", "?", "!", '"', "'")
+POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
+                     "use cookies")
+
+
+def find_duplicates(items: Sequence[str]) -> Tuple[int, int]:
+    """(duplicate elements, their characters), counting every repeat after the first."""
+    seen = set()
+    dup_elements = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup_elements += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    return dup_elements, dup_chars
+
+
+def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
+    punct_chars, _ = _punctuation()
+    n_words = len(words)
+    non_symbol = [w for w in words if w.strip(punct_chars)]
+    n_non_symbol = len(non_symbol)
+    sig = {"n_words": n_non_symbol}
+    if s["min_doc_words"] and n_non_symbol < s["min_doc_words"]:
+        return "gopher_short_doc", sig
+    if s["max_doc_words"] and n_non_symbol > s["max_doc_words"]:
+        return "gopher_long_doc", sig
+    avg = sum(map(len, non_symbol)) / n_non_symbol if n_non_symbol else float("nan")
+    sig["avg_word_length"] = avg
+    if s["min_avg_word_length"] and avg < s["min_avg_word_length"]:
+        return "gopher_below_avg_threshold", sig
+    if s["max_avg_word_length"] and avg > s["max_avg_word_length"]:
+        return "gopher_above_avg_threshold", sig
+    if not n_words:
+        return "gopher_short_doc", sig
+    sig["hash_ratio"] = text.count("#") / n_words
+    sig["ellipsis_ratio"] = (text.count("...") + text.count("…")) / n_words
+    if s["max_symbol_word_ratio"] and sig["hash_ratio"] > s["max_symbol_word_ratio"]:
+        return "gopher_too_many_hashes", sig
+    if s["max_symbol_word_ratio"] and sig["ellipsis_ratio"] > s["max_symbol_word_ratio"]:
+        return "gopher_too_many_ellipsis", sig
+    lines = text.splitlines() or [""]
+    sig["bullet_lines_ratio"] = sum(ln.lstrip().startswith(("•", "-")) for ln in lines) / len(lines)
+    if s["max_bullet_lines_ratio"] and sig["bullet_lines_ratio"] > s["max_bullet_lines_ratio"]:
+        return "gopher_too_many_bullets", sig
+    sig["end_ellipsis_ratio"] = sum(ln.rstrip().endswith(("...", "…")) for ln in lines) / len(lines)
+    if s["max_ellipsis_lines_ratio"] and sig["end_ellipsis_ratio"] > s["max_ellipsis_lines_ratio"]:
+        return "gopher_too_many_end_ellipsis", sig
+    search_alpha = _HAS_ALPHA_RE.search
+    sig["alpha_words_ratio"] = sum(1 for w in words if search_alpha(w)) / n_words
+    if s["max_non_alpha_words_ratio"] and sig["alpha_words_ratio"] < s["max_non_alpha_words_ratio"]:
+        return "gopher_below_alpha_threshold", sig
+    stop_words = s["stop_words"] or ()
+    sig["stop_words"] = len(set(stop_words).intersection(words))
+    if s["min_stop_words"] and sig["stop_words"] < s["min_stop_words"]:
+        return "gopher_enough_stop_words", sig
+    return None, sig
+
+
+def _top_ngram_chars(words: List[str], n: int) -> int:
+    """Characters of the most frequent word n-gram (joined by spaces) times its count; first wins ties."""
+    counts = Counter(zip(*(words[i:] for i in range(n))))
+    best, best_count = None, 0
+    for gram, count in counts.items():  # insertion order = first occurrence, like Counter.most_common(1)
+        if count > best_count:
+            best, best_count = gram, count
+    return (sum(map(len, best)) + n - 1) * best_count
+
+
+def _duplicated_ngram_chars(words: List[str], n: int, prefix: List[int]) -> int:
+    """datatrove's find_all_duplicate: greedy scan, a repeated n-gram's characters count once per repeat."""
+    seen = set()
+    repeated, idx, last = 0, 0, len(words) - n + 1
+    while idx < last:
+        gram = tuple(words[idx:idx + n])
+        if gram in seen:
+            repeated += prefix[idx + n] - prefix[idx]
+            idx += n
+        else:
+            seen.add(gram)
+            idx += 1
+    return repeated
+
+
+def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
+    sig: dict = {}
+    paragraphs = _PARAGRAPH_RE.split(text.strip())
+    para_dups, para_chars = find_duplicates(paragraphs)
+    if s["dup_para_frac"] and para_dups / len(paragraphs) > s["dup_para_frac"]:
+        return "dup_para_frac", sig
+    if s["dup_para_char_frac"] and para_chars / len(text) > s["dup_para_char_frac"]:
+        return "dup_para_char_frac", sig
+    lines = _LINES_RE.split(text)
+    line_dups, line_chars = find_duplicates(lines)
+    sig["dup_line_frac"] = line_dups / len(lines)
+    if s["dup_line_frac"] and sig["dup_line_frac"] > s["dup_line_frac"]:
+        return "dup_line_frac", sig
+    if s["dup_line_char_frac"] and line_chars / len(text) > s["dup_line_char_frac"]:
+        return "dup_line_char_frac", sig
+    for n, frac in s["top_n_grams"] or ():
+        if len(words) >= n and _top_ngram_chars(words, n) / len(text) > frac:
+            return f"top_{n}_gram", sig
+    dup_grams = s["dup_n_grams"] or ()
+    if dup_grams and _has_repeated_ngram(words, min(n for n, _ in dup_grams)):
+        prefix = [0, *accumulate(map(len, words))]
+        for n, frac in dup_grams:
+            if _duplicated_ngram_chars(words, n, prefix) / len(text) > frac:
+                return f"duplicated_{n}_n_grams", sig
+    return None, sig
+
+
+def _has_repeated_ngram(words: List[str], n: int) -> bool:
+    """Any repeated n-gram? If none repeats, no longer one does either, so the greedy scans can be skipped."""
+    grams = list(zip(*(words[i:] for i in range(n))))
+    return len(set(grams)) < len(grams)
+
+
+def c4_quality(text: str, s: dict, count_sentences, profile: str = "default") -> Tuple[Optional[str], dict, str]:
+    """(reason, signals, text with the rejected lines removed)."""
+    num_sentences = 0
+    kept: List[str] = []
+    max_word = s["max_word_length"]
+    end_punct = tuple(s.get("end_punctuation") or END_PUNCTUATION)
+    for line in text.splitlines():
+        line = line.strip()
+        words = line.split()
+        if max_word != -1 and len(line) > max_word and any(len(w) > max_word for w in words):
+            continue
+        if s["remove_citations"] and "[" in line:
+            line = CITATION_RE.sub("", line)
+        if s["filter_no_terminal_punct"] and (not line.endswith(end_punct) or line.endswith("...")):
+            continue
+        if len(words) < s["min_words_per_line"]:
+            continue
+        lower = line.lower()
+        if s["filter_lorem_ipsum"] and "lorem ipsum" in lower:
+            return "lorem_ipsum", {}, text
+        if s["filter_javascript"] and "javascript" in lower:
+            continue
+        if s["filter_curly_bracket"] and "{" in line:
+            return "curly_bracket", {}, text
+        if s["filter_policy"] and any(p in lower for p in POLICY_SUBSTRINGS):
+            continue
+        if s["min_num_sentences"] != -1 and num_sentences < s["min_num_sentences"]:
+            num_sentences += count_sentences(line, profile)  # stop counting once enough: only the threshold matters
+        kept.append(line)
+    sig = {"c4_sentences": num_sentences, "c4_kept_lines": len(kept)}
+    if num_sentences < s["min_num_sentences"]:
+        return "too_few_sentences", sig, text
+    return None, sig, "\n".join(kept).strip()
+
+
+def fineweb_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
+    _, terminal = _punctuation()
+    stop_chars = tuple(s["stop_chars"]) if s["stop_chars"] else terminal
+    lines = [ln for ln in text.split("\n") if ln.strip() != ""]
+    if not lines:
+        return "empty", {}
+    sig = {"line_punct_ratio": sum(1 for ln in lines if ln.endswith(stop_chars)) / len(lines)}
+    ratio = sig["line_punct_ratio"]
+    if ratio < s["line_punct_thr"] and not (ratio == 0 and s["line_punct_exclude_zero"]):
+        return "line_punct_ratio", sig
+    sig["short_line_ratio"] = sum(1 for ln in lines if len(ln) <= s["short_line_length"]) / len(lines)
+    if sig["short_line_ratio"] > s["short_line_thr"]:
+        return "short_line_ratio", sig
+    sig["char_dup_ratio"] = find_duplicates(lines)[1] / max(len(text) - text.count("\n"), 1)
+    if sig["char_dup_ratio"] > s["char_duplicates_ratio"]:
+        return "char_dup_ratio", sig
+    if not words:
+        return "list_ratio", sig
+    sig["list_ratio"] = text.count("\n") / len(words)
+    if sig["list_ratio"] > s["new_line_ratio"]:
+        return "list_ratio", sig
+    return None, sig
+
+
+# ------------------------------------------------------------------ the stage
+
+SIGNAL_FIELDS = ("n_words", "avg_word_length", "alpha_words_ratio", "stop_words", "dup_line_frac",
+                 "c4_sentences", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio")
+SIGNALS_TYPE = pa.struct([(f, pa.float32()) for f in SIGNAL_FIELDS])
+
+
+@register
+class QualityStage(Stage):
+    name = "quality"
+    reads = ("text", "language")
+    writes = ("text", "quality_reason", "quality_signals")
+    Params = QualityParams
+    default_resources = Resources(num_cpus=1)
+
+    def setup(self) -> None:
+        from stages._text import count_sentences
+        self.settings = LanguageSettings(self.params.settings_dir, self.params.overrides)
+        self.count_sentences = count_sentences
+        _punctuation()
+
+    def process(self, table: pa.Table) -> StageOutput:
+        texts = table.column("text").to_pylist()
+        languages = self._languages(table, len(texts))
+        scripts = table.column("script").to_pylist() if "script" in table.column_names \
+            else dominant_scripts(texts)
+        reasons, signals, new_texts = [], [], []
+        for text, lang, script in zip(texts, languages, scripts):
+            reason, sig, new_text = self.evaluate(text, self.settings.get(lang, script))
+            reasons.append(reason)
+            signals.append({k: sig.get(k) for k in SIGNAL_FIELDS})
+            new_texts.append(new_text if reason is None and self.params.c4_rewrite_text
+                             and not self.params.annotate_only else text)
+        columns = {"quality_reason": pa.array(reasons, pa.string()),
+                   "quality_signals": pa.array(signals, SIGNALS_TYPE)}
+        if new_texts != texts:
+            columns["text"] = pa.array(new_texts, table.column("text").type)  # keep string vs large_string
+        out = with_columns(table, columns)
+        return StageOutput(out, None if self.params.annotate_only else reasons_array(reasons))
+
+    def _languages(self, table: pa.Table, n: int) -> List[Optional[str]]:
+        if "language" in table.column_names:
+            return table.column("language").to_pylist()
+        return [self.params.default_language] * n
+
+    def evaluate(self, text: Optional[str], settings: dict) -> Tuple[Optional[str], dict, Optional[str]]:
+        """(first failing "filter:reason" or None, signals, text after C4's line removal)."""
+        if not text or not text.strip():
+            return "quality:empty_text", {}, text
+        if len(text) > self.params.max_doc_chars:
+            return "quality:doc_too_long", {}, text
+        signals: dict = {}
+        words = None
+        first_reason = None
+        profile = settings["tokenizer"]["profile"]
+        for name in self.params.filters:
+            s = settings[name]
+            if name == "c4_quality":
+                reason, sig, text = c4_quality(text, s, self.count_sentences, profile)
+                words = None  # the text changed
+            else:
+                if words is None:
+                    words = quality_words(text, profile)
+                check = {"gopher_quality": gopher_quality, "gopher_repetition": gopher_repetition,
+                         "fineweb_quality": fineweb_quality}[name]
+                reason, sig = check(text, words, s)
+            signals.update(sig)
+            if reason is not None and first_reason is None:
+                first_reason = f"{name}:{reason}"
+                if not self.params.annotate_only:  # annotate_only measures every filter for tuning
+                    break
+        return first_reason, signals, text
