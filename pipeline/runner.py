@@ -71,7 +71,7 @@ def _apply_stage(table: pa.Table, stage, stage_name: str) -> pa.Table:
             drop_stage = pc.if_else(pc.is_null(reason), pa.scalar(None, pa.string()), pa.scalar(stage_name))
             result = _set(result, "_xc_drop_stage", drop_stage)
             result = _set(result, "_xc_drop_reason", reason)
-        table = pa.concat_tables([result, dead], promote_options="default") if dead.num_rows else result
+        table = pa.concat_tables([result, dead], promote_options="permissive") if dead.num_rows else result
     elapsed = time.perf_counter() - t0
     per_row = elapsed / max(table.num_rows, 1)
     return _set(table, f"_xc_t_{stage_name}", pa.array([per_row] * table.num_rows, pa.float64()))
