@@ -150,7 +150,8 @@ class UnitWriter:
         shards = []
         for value, part in _partitions(kept, self.partition_by):
             path = fsutil.join(self.outdir, "data", f"{self.partition_by}={value}", f"part-{unit}.parquet")
-            shards.append(fsutil.atomic_write_parquet(_public(part), path, self.outdir, self.compression).to_dict())
+            part = _dictionary_partition_column(_public(part), self.partition_by)
+            shards.append(fsutil.atomic_write_parquet(part, path, self.outdir, self.compression).to_dict())
         rejected = []
         if self.keep_rejected and dropped.num_rows:
             for stage in sorted(set(dropped["_xc_drop_stage"].to_pylist())):
@@ -195,6 +196,17 @@ def _split_units(table: pa.Table) -> List[pa.Table]:
 
 def _public(table: pa.Table) -> pa.Table:
     return table.select([n for n in table.column_names if not n.startswith("_xc_")])
+
+
+def _dictionary_partition_column(table: pa.Table, column: str) -> pa.Table:
+    """Store the partition column dictionary-encoded, the type hive discovery infers for the
+    directory key: then pyarrow/Ray (which merge both), polars and `datasets` (which reads
+    only the files) all see one consistent `language` column."""
+    idx = table.schema.get_field_index(column)
+    if idx < 0:
+        return table
+    values = pc.cast(table[column], pa.string())
+    return table.set_column(idx, column, pc.dictionary_encode(values).cast(pa.dictionary(pa.int32(), pa.string())))
 
 
 def _partition_value(v) -> str:

@@ -10,7 +10,7 @@ from pipeline.runner import run_pipeline
 from stages import available_stages
 
 # Stages that work on generated instruction data, not on a web-text corpus (exercised by `xcurate synth` tests).
-NOT_FOR_CORPUS = {"mt_translate", "synth_qc"}
+NOT_FOR_CORPUS = {"synth_unpack", "mt_translate", "synth_qc"}
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +47,36 @@ def test_quickstart_accounts_and_quarantines(quickstart):
     kept = pq.read_table(out / "data")
     assert "demo-0195" in kept["id"].to_pylist()  # the invalid UTF-8 line is repaired, not lost
     assert json.loads((out / "manifest.json").read_text())["input_documents"] == lines
+
+
+def test_quickstart_catches_the_planted_cases(quickstart):
+    out, m = quickstart
+    dropped = {s["name"]: s["dropped"] for s in m["stages"]}
+    assert dropped["exact_dedup"].get("exact_duplicate", 0) >= 10
+    assert dropped["minhash_dedup"].get("near_duplicate", 0) >= 5
+    assert sum(dropped["decontaminate_xling"].values()) == 1  # the German translation of a benchmark item
+    assert len(m["languages"]) >= 12  # every clean language survives, no-space scripts included
+    for lang in ("tha_Thai", "jpn_Jpan", "cmn_Hani"):
+        assert m["languages"][lang]["documents"] >= 15, lang
+    import polars as pl
+    leak = pl.read_parquet(out / "data" / "**" / "*.parquet").filter(pl.col("metadata").str.contains("benchmark_leak_verbatim"))
+    assert leak.height == 1 and leak["contamination"][0][0]["item_id"] == "q1"  # found, span removed, doc kept
+    assert "bees returning" not in leak["text"][0].lower() and "lighthouse on the northern cliff" not in leak["text"][0].lower()
+
+
+def test_language_partitions_load_everywhere_with_one_language_column(quickstart):
+    import datasets
+    import polars as pl
+    import ray
+    out, m = quickstart
+    n = m["output_documents"]
+    per_lang = {k: v["documents"] for k, v in m["languages"].items()}
+    table = pq.read_table(out / "data")  # hive discovery + the in-file column must agree
+    assert table.num_rows == n
+    assert dict(zip(*pl.from_arrow(table.select(["language"])).to_series().cast(pl.Utf8).value_counts()
+                    .to_dict(as_series=False).values())) == per_lang
+    hf = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
+    assert len(hf) == n and set(hf.unique("language")) == set(per_lang)
+    lf = pl.scan_parquet(str(out / "data" / "**" / "*.parquet"), hive_partitioning=True)
+    assert lf.select(pl.len()).collect().item() == n
+    assert ray.data.read_parquet(str(out / "data")).count() == n
