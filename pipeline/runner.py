@@ -341,13 +341,16 @@ def fit_actor_cpus(pools: List[Dict[str, float]], cpus: float) -> None:
             p["num_cpus"] = round(max(0.05, p["num_cpus"] * budget / held), 3)
 
 
-def _actor_pools(streaming: List[ResolvedStage], cpus: int) -> Dict[str, Dict[str, float]]:
+def _actor_pools(streaming: List[ResolvedStage], cpus: int, gpus: int = 0) -> Dict[str, Dict[str, float]]:
     pools = {}
     for st in streaming:
         if st.cls.uses_model:
             res = st.resources
             size = res.concurrency or max(1, min(cpus, int(cpus // max(res.num_cpus, 1e-9))))
-            pools[st.name] = {"num_cpus": res.num_cpus, "size": size}
+            num_gpus = res.num_gpus
+            if st.cfg.resources is None and getattr(st.cls, "gpu_capable", False) and gpus >= 1:
+                num_gpus, size = 1.0, min(size, gpus)
+            pools[st.name] = {"num_cpus": res.num_cpus, "size": size, "num_gpus": num_gpus}
     fit_actor_cpus(list(pools.values()), cpus)
     return pools
 
@@ -361,6 +364,8 @@ def _map_stage(ds, stage: ResolvedStage, pools: Dict[str, Dict[str, float]]):
     if stage.cls.uses_model:
         pool = pools[stage.name]
         common["num_cpus"] = pool["num_cpus"]
+        if pool["num_gpus"]:
+            common["num_gpus"] = pool["num_gpus"]
         return ds.map_batches(StageActor, fn_constructor_args=(stage.cls, stage.params, stage.name),
                               compute=ActorPoolStrategy(min_size=1, max_size=int(pool["size"])), **common)
     if res.concurrency:
@@ -422,6 +427,7 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     ray = init_ray(address, cfg)
     _data_context(cfg)
     cpus = int(ray.cluster_resources().get("CPU", 1))
+    gpus = int(ray.cluster_resources().get("GPU", 0))
     stage_names = [s.name for s in cfg.stages]
     done_units = _list_done(outdir) if resuming else []
 
@@ -429,7 +435,7 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     segments = _segments(cfg.stages)
     for seg_index, (streaming, global_stage) in enumerate(segments):
         ds = _source_dataset(ray, specs, unit_files, opts)
-        pools = _actor_pools(streaming, cpus)
+        pools = _actor_pools(streaming, cpus, gpus)
         for st in streaming:
             ds = _map_stage(ds, st, pools)
         if global_stage is None:

@@ -54,6 +54,9 @@ class Stage:
     reads: ClassVar[Sequence[str]] = ("text",)
     writes: ClassVar[Sequence[str]] = ()
     uses_model: ClassVar[bool] = False
+    # A model stage that runs faster on a GPU: when the config gives no `resources` and the
+    # cluster has GPUs, the runner gives each actor one GPU.
+    gpu_capable: ClassVar[bool] = False
     Params: ClassVar[type[StageParams]] = StageParams
     default_resources: ClassVar[Resources] = Resources()
 

@@ -5,8 +5,10 @@ that but with at least ``min_ngram`` tokens counts as one n-gram of its own leng
 GPT-3 / NeMo Curator's task decontamination) over NFKC-casefolded text split by
 ``stages._text.split_words`` (characters for no-space scripts). The index of benchmark
 n-gram hashes is built once per suite+params and stored as memory-mapped ``.npy`` files in a
-cache dir (one build per node, pages shared by every worker on it); a batch is matched
-with one vectorised ``searchsorted`` over all its n-gram hashes.
+cache dir (one build per node, pages shared by every worker on it). A batch is tokenized and
+its tokens hashed in polars (one Rust regex pass), window hashes come from prefix sums
+(``WindowHashes``), every position is probed once per base size against a bit filter of
+n-gram prefixes, and only the candidates are hashed at every size and ``searchsorted``.
 
 ``decontaminate_xling`` (any language): documents are cut into sentence passages, a cheap
 language-agnostic prefilter (shared numbers, Latin-script names, URLs, rare tokens) picks
@@ -47,9 +49,40 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("ı", "i").replace("\u0307", "")
 
 
-def token_hashes(tokens: Sequence[str]) -> np.ndarray:
-    import xxhash
-    return np.fromiter(map(xxhash.xxh64_intdigest, tokens), dtype=np.uint64, count=len(tokens))
+# The n-gram path tokenizes whole batches with one compiled (Rust) regex in polars and hashes
+# the tokens there too: per-token Python work (regex findall per document, one xxhash call per
+# token) was most of the stage's time (bench/contamination_speed.py). Same pattern as
+# ``stages._text.split_words``; every n-gram token (index and documents) goes through this path,
+# so hashes are consistent even where the two regex engines' Unicode tables differ.
+_NS_CLASS = "".join(f"\\p{{{s}}}" for s in NO_SPACE_SCRIPTS)
+TOKEN_PATTERN = rf"[{_NS_CLASS}]|[^\s{_NS_CLASS}\p{{P}}\p{{S}}]+"
+_TOKEN_SEED = 0x5EED  # polars' string hash is stable within a polars version (in the cache key)
+
+
+def tokenize_normalized(texts: Sequence[Optional[str]]):
+    """Tokens of already-normalized texts as a polars ``list[str]`` Series (null text = no tokens)."""
+    import polars as pl
+    return pl.Series(values=[t or "" for t in texts], dtype=pl.String).str.extract_all(TOKEN_PATTERN)
+
+
+def words(text: str) -> List[str]:
+    """Normalized n-gram tokens of one text."""
+    return tokenize_normalized([normalize_text(text)]).to_list()[0]
+
+
+def token_hashes(tokens) -> np.ndarray:
+    """64-bit hash of each token (a sequence of str or a polars String Series)."""
+    import polars as pl
+    if not isinstance(tokens, pl.Series):
+        tokens = pl.Series(values=list(tokens), dtype=pl.String)
+    if len(tokens) == 0:
+        return np.empty(0, dtype=np.uint64)
+    return tokens.hash(seed=_TOKEN_SEED).to_numpy().astype(np.uint64, copy=False)
+
+
+def hash_version() -> str:
+    import polars as pl
+    return f"polars{pl.__version__}"
 
 
 def _mix(h: np.ndarray, n: int) -> np.ndarray:
@@ -86,6 +119,52 @@ def multi_ngram_hashes(tok: np.ndarray, sizes: Sequence[int]) -> Dict[int, np.nd
     return out
 
 
+_POLY_INV = np.uint64(pow(int(_POLY), -1, 1 << 64))
+_POWERS: Dict[str, np.ndarray] = {}
+
+
+def _powers(n: int) -> Tuple[np.ndarray, np.ndarray]:
+    """P^j and P^-j (mod 2^64) for j < n, cached and grown geometrically."""
+    have = _POWERS.get("pw")
+    if have is None or len(have) < n:
+        size = max(n, 2 * len(have) if have is not None else 1 << 16)
+        for name, base in (("pw", _POLY), ("pinv", _POLY_INV)):
+            arr = np.empty(size, dtype=np.uint64)
+            arr[0] = 1
+            with np.errstate(over="ignore"):
+                np.multiply.accumulate(np.full(size - 1, base, dtype=np.uint64), out=arr[1:])
+            _POWERS[name] = arr
+    return _POWERS["pw"], _POWERS["pinv"]
+
+
+class WindowHashes:
+    """The hash of any window ``tok[i:i+n]`` in O(1) after one prefix pass, equal to
+    ``multi_ngram_hashes``: h(i, n) = P^(i+n-1) * (S[i+n] - S[i]) with S the prefix sums of
+    tok[j] * P^-j (all mod 2^64; P is odd, so invertible). Lets a batch be probed at one base
+    size and only the few candidate positions be hashed at the other sizes."""
+
+    def __init__(self, tok: np.ndarray):
+        pw, pinv = _powers(len(tok) + 1)
+        self.n_tok = len(tok)
+        self.pw = pw
+        with np.errstate(over="ignore"):
+            self.S = np.zeros(len(tok) + 1, dtype=np.uint64)
+            np.cumsum(tok * pinv[:len(tok)], out=self.S[1:])
+
+    def all(self, n: int) -> np.ndarray:
+        """Hashes of every window of n tokens (len - n + 1 values)."""
+        m = self.n_tok - n + 1
+        if m <= 0:
+            return np.empty(0, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            return _mix(self.pw[n - 1:n - 1 + m] * (self.S[n:n + m] - self.S[:m]), n)
+
+    def at(self, starts: np.ndarray, n: int) -> np.ndarray:
+        """Hashes of the n-token windows starting at ``starts`` (all must fit)."""
+        with np.errstate(over="ignore"):
+            return _mix(self.pw[starts + n - 1] * (self.S[starts + n] - self.S[starts]), n)
+
+
 # Character-tokenized scripts. A Han/Kana character is about a morpheme; a Thai/Lao/Khmer/
 # Myanmar/Tibetan character (or combining mark) is a letter, so those need longer windows.
 _IDEOGRAPHIC = ("Han", "Hiragana", "Katakana")
@@ -108,29 +187,41 @@ def token_kind(tokens: Sequence[str]) -> str:
 
 def ngram_window(text: str, params) -> Optional[int]:
     """Window size an item segment is indexed with under ``params``; None = too short to index."""
-    words = split_words(normalize_text(text))
+    toks = words(text)
     full, least = {"word": (params.ngram, params.min_ngram),
                    "ideographic": (params.char_ngram, params.min_char_ngram),
-                   "letter": (params.letter_ngram, params.min_letter_ngram)}[token_kind(words)]
-    return min(full, len(words)) if len(words) >= least else None
+                   "letter": (params.letter_ngram, params.min_letter_ngram)}[token_kind(toks)]
+    return min(full, len(toks)) if len(toks) >= least else None
 
 
 # --------------------------------------------------------------------------- the n-gram index
 
 class NgramIndex:
-    """Sorted unique n-gram hashes → posting lists of benchmark item numbers."""
+    """Sorted unique n-gram hashes → posting lists of benchmark item numbers.
 
-    def __init__(self, keys, offsets, postings, sizes, item_ngrams, items_meta):
+    Matching probes every document position once per *base* size only (the smallest size of
+    each token kind: 8 words, 20 Han/Kana, 40 Thai/... characters) against a bit filter of the
+    base-size prefixes of all indexed n-grams; the exact keys of the other sizes are hashed and
+    searched only at the few positions whose prefix hits."""
+
+    def __init__(self, keys, offsets, postings, sizes, bases, prefix_keys, item_ngrams, items_meta):
         self.keys, self.offsets, self.postings = keys, offsets, postings
         self.sizes = [int(s) for s in sizes]
+        self.base_of = {int(n): int(b) for n, b in zip(sizes, bases)}
+        self.prefix_keys = prefix_keys
         self.item_ngrams = item_ngrams          # distinct n-grams per item
         self.items_meta = items_meta            # [(benchmark, item_id, language)]
-        # Bit filter on the low hash bits: most document n-grams miss it, and a bit test is far
-        # cheaper than the binary search over all keys.
         self._bits = np.zeros(1 << (_FILTER_BITS - 3), dtype=np.uint8)
-        low = np.asarray(keys) & np.uint64((1 << _FILTER_BITS) - 1)
+        low = np.asarray(prefix_keys) & np.uint64((1 << _FILTER_BITS) - 1)
         np.bitwise_or.at(self._bits, (low >> np.uint64(3)).astype(np.int64),
                          (np.uint8(1) << (low & np.uint64(7)).astype(np.uint8)))
+
+    def groups(self) -> Dict[int, List[int]]:
+        """base size → the indexed sizes probed through it."""
+        out: Dict[int, List[int]] = {}
+        for n in self.sizes:
+            out.setdefault(self.base_of[n], []).append(n)
+        return out
 
     @classmethod
     def build(cls, suite, ngram: int = 13, min_ngram: int = 8, max_item_fanout: int = 0,
@@ -149,23 +240,30 @@ class NgramIndex:
                 seg_items[k].append(idx)
         # group segments by their window size, then hash each group in one vectorised pass
         by_size: Dict[int, List[Tuple[int, List[str]]]] = {}
-        for seg, k in seg_no.items():
-            words = split_words(normalize_text(seg))
-            full, least = size_by_kind[token_kind(words)]
-            if len(words) >= least:  # shorter segments cannot be matched reliably
-                by_size.setdefault(min(full, len(words)), []).append((k, words))
+        base_of: Dict[int, int] = {}
+        seg_texts = list(seg_no)
+        seg_words = tokenize_normalized([normalize_text(t) for t in seg_texts]).to_list()
+        for k, toks in enumerate(seg_words):
+            kind = token_kind(toks)
+            full, least = size_by_kind[kind]
+            if len(toks) >= least:  # shorter segments cannot be matched reliably
+                n = min(full, len(toks))
+                by_size.setdefault(n, []).append((k, toks))
+                base_of[n] = min(base_of.get(n, n), least)
         if not by_size:
             raise ValueError(f"{suite.source}: no benchmark segment has >= {min_ngram} tokens; nothing to index")
-        pair_hashes, pair_segs = [], []
+        pair_hashes, pair_prefix, pair_segs = [], [], []
         for n, segs in by_size.items():
             lengths = np.array([len(w) for _, w in segs], dtype=np.int64)
-            tok = token_hashes([t for _, w in segs for t in w])
+            wh = WindowHashes(token_hashes([t for _, w in segs for t in w]))
             seg_of = np.repeat(np.array([k for k, _ in segs], dtype=np.int64), lengths)
-            h = multi_ngram_hashes(tok, [n])[n]
-            inside = seg_of[:len(h)] == seg_of[n - 1:n - 1 + len(h)]
-            pair_hashes.append(h[inside])
-            pair_segs.append(seg_of[:len(h)][inside])
+            starts = np.arange(len(seg_of) - n + 1)
+            starts = starts[seg_of[starts] == seg_of[starts + n - 1]]
+            pair_hashes.append(wh.at(starts, n))
+            pair_prefix.append(wh.at(starts, base_of[n]))
+            pair_segs.append(seg_of[starts])
         hashes = np.concatenate(pair_hashes)
+        prefixes = np.concatenate(pair_prefix)
         segs_arr = np.concatenate(pair_segs)
         # expand segment → items
         seg_len = np.array([len(x) for x in seg_items], dtype=np.int64)
@@ -173,49 +271,57 @@ class NgramIndex:
         flat_items = np.array([i for x in seg_items for i in x], dtype=np.int32)
         reps = seg_len[segs_arr]
         hashes = np.repeat(hashes, reps)
+        prefixes = np.repeat(prefixes, reps)
         starts = np.repeat(seg_off[segs_arr], reps)
         within = np.arange(len(hashes)) - np.repeat(np.cumsum(reps) - reps, reps)
         items = flat_items[starts + within]
-        sizes = set(by_size)
         order = np.lexsort((items, hashes))
-        hashes, items = hashes[order], items[order]
+        hashes, items, prefixes = hashes[order], items[order], prefixes[order]
         keep = np.ones(len(hashes), dtype=bool)
         keep[1:] = (hashes[1:] != hashes[:-1]) | (items[1:] != items[:-1])
-        hashes, items = hashes[keep], items[keep]
+        hashes, items, prefixes = hashes[keep], items[keep], prefixes[keep]
         keys, starts = np.unique(hashes, return_index=True)
+        key_prefix = prefixes[starts]
         offsets = np.append(starts, len(hashes)).astype(np.int64)
         if max_item_fanout:
             # n-grams shared by very many items are boilerplate (e.g. instructions), not evidence
             fan = np.diff(offsets)
             good = fan <= max_item_fanout
             sel = np.repeat(good, fan)
-            keys, items = keys[good], items[sel]
+            keys, items, key_prefix = keys[good], items[sel], key_prefix[good]
             offsets = np.append(0, np.cumsum(fan[good])).astype(np.int64)
         item_ngrams = np.bincount(items, minlength=len(suite.items)).astype(np.int32)
         meta = [(it.benchmark, it.item_id, it.language) for it in suite.items]
-        return cls(keys, offsets, items, sorted(sizes), item_ngrams, meta)
+        sizes = sorted(by_size)
+        return cls(keys, offsets, items, sizes, [base_of[n] for n in sizes], np.unique(key_prefix),
+                   item_ngrams, meta)
 
     def save(self, path: str) -> None:
         save_arrays(path, {"keys": self.keys, "offsets": self.offsets, "postings": self.postings,
-                           "sizes": np.array(self.sizes), "item_ngrams": self.item_ngrams,
+                           "sizes": np.array(self.sizes), "bases": np.array([self.base_of[n] for n in self.sizes]),
+                           "prefix_keys": self.prefix_keys, "item_ngrams": self.item_ngrams,
                            "meta": np.frombuffer(json.dumps(self.items_meta).encode(), dtype=np.uint8)})
 
     @classmethod
     def load(cls, path: str) -> "NgramIndex":
         z = load_arrays(path)
         meta = [tuple(m) for m in json.loads(bytes(z["meta"]).decode())]
-        return cls(z["keys"], z["offsets"], z["postings"], z["sizes"], z["item_ngrams"], meta)
+        return cls(z["keys"], z["offsets"], z["postings"], z["sizes"], z["bases"], z["prefix_keys"],
+                   z["item_ngrams"], meta)
+
+    def prefix_maybe(self, hashes: np.ndarray) -> np.ndarray:
+        """Bool mask: may ``hashes`` (base-size window hashes) start an indexed n-gram?"""
+        low = hashes & np.uint64((1 << _FILTER_BITS) - 1)
+        return ((self._bits[(low >> np.uint64(3)).astype(np.int64)] >> (low & np.uint64(7)).astype(np.uint8))
+                & 1).astype(bool)
 
     def lookup(self, hashes: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """(positions in ``hashes`` that hit, the key number of each hit)."""
+        """(positions in ``hashes`` that are indexed keys, the key number of each)."""
         if len(self.keys) == 0 or len(hashes) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        low = hashes & np.uint64((1 << _FILTER_BITS) - 1)
-        maybe = (self._bits[(low >> np.uint64(3)).astype(np.int64)] >> (low & np.uint64(7)).astype(np.uint8)) & 1
-        cand = np.nonzero(maybe)[0]
-        pos = np.minimum(np.searchsorted(self.keys, hashes[cand]), len(self.keys) - 1)
-        hit = self.keys[pos] == hashes[cand]
-        return cand[hit], pos[hit]
+        pos = np.minimum(np.searchsorted(self.keys, hashes), len(self.keys) - 1)
+        hit = np.nonzero(self.keys[pos] == hashes)[0]
+        return hit, pos[hit]
 
     def items_of(self, key_no: int) -> np.ndarray:
         return self.postings[self.offsets[key_no]:self.offsets[key_no + 1]]
@@ -273,7 +379,7 @@ def ngram_index_for(params) -> NgramIndex:
     suite = load_suite_for(params)
     sizes = (params.ngram, params.min_ngram, params.max_item_fanout, params.char_ngram, params.min_char_ngram,
              params.letter_ngram, params.min_letter_ngram)
-    key = hashlib.sha256(f"ngram-v4|{suite.fingerprint}|{sizes}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"ngram-v5|{hash_version()}|{suite.fingerprint}|{sizes}".encode()).hexdigest()[:24]
     return cached_artifact(key, lambda: NgramIndex.build(suite, *sizes),
                            NgramIndex.load, lambda idx, p: idx.save(p), params.cache_dir)
 
@@ -282,23 +388,26 @@ def ngram_index_for(params) -> NgramIndex:
 
 def _windows(index: "NgramIndex", tok: np.ndarray, doc_of: Optional[np.ndarray] = None):
     """Yield (token position, n, key number) of every indexed n-gram in ``tok``."""
-    for n, h in multi_ngram_hashes(tok, index.sizes).items():
-        if not len(h):
-            continue
-        hit_pos, key_no = index.lookup(h)
-        if doc_of is not None:  # windows that cross a document boundary belong to no document
-            same = doc_of[hit_pos] == doc_of[hit_pos + n - 1]
-            hit_pos, key_no = hit_pos[same], key_no[same]
-        yield from zip(hit_pos.tolist(), [n] * len(hit_pos), key_no.tolist())
+    wh = WindowHashes(tok)
+    for base, sizes in index.groups().items():
+        cand = np.nonzero(index.prefix_maybe(wh.all(base)))[0]
+        for n in sizes:
+            starts = cand[cand + n <= len(tok)]
+            if doc_of is not None:  # windows that cross a document boundary belong to no document
+                starts = starts[doc_of[starts] == doc_of[starts + n - 1]]
+            if not len(starts):
+                continue
+            hit, key_no = index.lookup(wh.at(starts, n))
+            yield from zip(starts[hit].tolist(), [n] * len(hit), key_no.tolist())
 
 
 def match_documents(index: NgramIndex, texts: Sequence[Optional[str]]) -> Dict[int, Dict[int, List[Tuple[int, int]]]]:
     """doc number → item number → [(first token, n)] of matched n-grams. One vectorised pass per batch."""
-    token_lists = [split_words(normalize_text(t)) if t else [] for t in texts]
-    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    lists = tokenize_normalized([normalize_text(t) if t else "" for t in texts])
+    lengths = lists.list.len().to_numpy().astype(np.int64)
     if lengths.sum() == 0:
         return {}
-    all_tok = token_hashes([w for toks in token_lists for w in toks])
+    all_tok = token_hashes(lists.explode(empty_as_null=False, keep_nulls=False))
     doc_of = np.repeat(np.arange(len(texts)), lengths)
     doc_start = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     out: Dict[int, Dict[int, List[Tuple[int, int]]]] = {}
@@ -312,14 +421,16 @@ def match_documents(index: NgramIndex, texts: Sequence[Optional[str]]) -> Dict[i
 
 def tokens_with_spans(text: str) -> Tuple[List[str], List[Tuple[int, int]]]:
     """Normalized tokens of ``text`` with the char span of the raw token each comes from."""
-    tokens, spans, pos = [], [], 0
-    for raw in split_words(text):
-        start = text.find(raw, pos)
-        pos = start + len(raw)
-        for t in split_words(normalize_text(raw)):
-            tokens.append(t)
-            spans.append((start, pos))
+    raw = [(m.group(), m.start(), m.end()) for m in _RAW_TOKEN_RE.finditer(text)]
+    sub = tokenize_normalized([normalize_text(r) for r, _, _ in raw]).to_list()
+    tokens, spans = [], []
+    for (_, start, end), toks in zip(raw, sub):
+        tokens.extend(toks)
+        spans.extend([(start, end)] * len(toks))
     return tokens, spans
+
+
+_RAW_TOKEN_RE = regex.compile(TOKEN_PATTERN)
 
 
 def match_with_spans(index: NgramIndex, text: str):
@@ -501,8 +612,14 @@ def text_anchors(text: str) -> set:
     return out
 
 
+def _xxh64(strings: Sequence[str]) -> np.ndarray:
+    # anchors keep xxhash (stable across library versions): cached cross-lingual indexes hold them
+    import xxhash
+    return np.fromiter(map(xxhash.xxh64_intdigest, strings), dtype=np.uint64, count=len(strings))
+
+
 def anchor_hashes(anchors) -> np.ndarray:
-    return np.unique(token_hashes(sorted(anchors)))
+    return np.unique(_xxh64(sorted(anchors)))
 
 
 class XlingIndex:
@@ -557,7 +674,7 @@ class XlingIndex:
     def has_anchor(self, anchors) -> bool:
         if not anchors or not len(self.anchors):
             return False
-        h = token_hashes(list(anchors))
+        h = _xxh64(list(anchors))
         pos = np.minimum(np.searchsorted(self.anchors, h), len(self.anchors) - 1)
         return bool((self.anchors[pos] == h).any())
 
@@ -658,6 +775,7 @@ class XlingDecontaminate(Stage):
     writes = ("contamination_xling",)
     uses_model = True
     Params = XlingDecontamParams
+    gpu_capable = True  # sentence-transformers encoders run on the actor's GPU when it has one
     default_resources = Resources(num_cpus=1)
 
     def setup(self) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -10,7 +12,8 @@ import pytest
 import yaml
 
 from stages import get_stage_class
-from stages.decontaminate import NgramDecontaminate, NgramIndex, match_documents, multi_ngram_hashes, ngram_hashes
+from stages.decontaminate import (NgramDecontaminate, NgramIndex, WindowHashes, match_documents, multi_ngram_hashes,
+                                  ngram_hashes, token_hashes, words)
 from tests.test_contamination_suite import REPO, need_shared, write_jsonl
 
 QUESTION = ("Which NFL team represented the AFC at Super Bowl 50 after beating the New England Patriots "
@@ -57,6 +60,26 @@ def test_registered_and_vectorised_hashes_agree():
         # shifting the token sequence shifts the window hashes
         assert np.array_equal(ngram_hashes(tok[1:], n), multi[n][1:])
     assert not set(multi[8].tolist()) & set(multi[13].tolist())  # sizes never collide
+
+
+def test_prefix_sum_window_hashes_equal_rolling_hashes():
+    rng = np.random.default_rng(1)
+    tok = rng.integers(0, 2**63, size=300, dtype=np.uint64)
+    wh = WindowHashes(tok)
+    for n in (1, 8, 13, 40):
+        assert np.array_equal(wh.all(n), ngram_hashes(tok, n))
+        starts = np.array([0, 7, len(tok) - n])
+        assert np.array_equal(wh.at(starts, n), ngram_hashes(tok, n)[starts])
+
+
+def test_batch_tokenizer_matches_split_words_and_hashes_are_stable():
+    from stages._text import split_words
+    from stages.decontaminate import normalize_text
+    text = "Ｓｕｐｅｒ Bowl 50, «l'été» — 中文字符 ภาษาไทย naïve İstanbul x2.5 don't"
+    assert words(text) == split_words(normalize_text(text))
+    code = "from stages.decontaminate import token_hashes; print(token_hashes(['bowl', '中']).tolist())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(token_hashes(["bowl", "中"]).tolist())  # same hash in another process
 
 
 def test_verbatim_edited_and_clean(suite_path, tmp_path):

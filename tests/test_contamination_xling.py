@@ -82,6 +82,14 @@ def test_stage_flags_a_translation_and_not_clean_text(suite_path, tmp_path):
     assert out.drop_reason.to_pylist() == ["decontaminate_xling:translated_benchmark_match", None, None]
 
 
+def test_anchor_hashes_are_stable_xxhash64():
+    # cached cross-lingual indexes store these hashes: they must not depend on a library version
+    import xxhash
+    from stages.decontaminate import anchor_hashes
+    assert anchor_hashes({"#2016", "L:denver"}).tolist() == sorted(
+        [xxhash.xxh64_intdigest("#2016"), xxhash.xxh64_intdigest("L:denver")])
+
+
 def test_prefilter_anchors_and_bounded_passages():
     a = text_anchors("Im Jahr ٢٠١٦ besiegten die Denver Broncos (siehe https://nfl.com/x) 24 Teams.")
     assert {"#2016", "#24", "L:denver", "L:broncos", "u:https://nfl.com/x"} <= a

@@ -133,3 +133,18 @@ def test_cli_help_everywhere():
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, p in sub.choices.items():
         assert p.format_help().startswith("usage: xcurate " + name)
+
+
+def test_actor_pools_leave_a_cpu_free_and_use_gpus_when_there():
+    from pipeline.runner import _actor_pools
+    cfg = load_config({"input": {"paths": ["x"]}, "stages": [
+        {"type": "langid"}, {"type": "normalize"},
+        {"type": "decontaminate_xling", "params": {"benchmarks": "configs/benchmarks/demo_en.yaml"}},
+        {"type": "langid", "name": "langid_pinned", "resources": {"num_cpus": 1, "concurrency": 1}}]})
+    pools = _actor_pools(cfg.stages, cpus=2)
+    assert set(pools) == {"langid", "decontaminate_xling", "langid_pinned"}  # normalize is a task
+    assert sum(p["num_cpus"] * p["size"] for p in pools.values()) <= 1.0 + 1e-9
+    assert all(p["num_gpus"] == 0 for p in pools.values())
+    gpu = _actor_pools(cfg.stages, cpus=8, gpus=1)
+    assert gpu["decontaminate_xling"]["num_gpus"] == 1 and gpu["decontaminate_xling"]["size"] == 1
+    assert gpu["langid"]["num_gpus"] == 0 and gpu["langid_pinned"]["num_gpus"] == 0

@@ -29,12 +29,18 @@ def _bin(name: str) -> str:
 def ray_head():
     temp_dir = tempfile.mkdtemp(prefix="xcr", dir="/tmp")
     port, dash = _free_port(), _free_port()
+    # Every port of its own: another Ray on this machine (the test session's) holds the defaults,
+    # and a node whose dashboard agent cannot bind never accepts jobs ("No available agent").
+    own_ports = [f"--dashboard-agent-listen-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}",
+                 f"--metrics-export-port={_free_port()}", f"--runtime-env-agent-port={_free_port()}",
+                 f"--node-manager-port={_free_port()}", f"--object-manager-port={_free_port()}",
+                 f"--ray-client-server-port={_free_port()}"]
     env = dict(os.environ, PATH=f"{os.path.dirname(_bin('ray'))}:{os.environ.get('PATH', '')}")
     env.pop("RAY_ADDRESS", None)
     env["RAY_AUTH_MODE"] = "token"  # Ray >= 2.5x enables token auth on new clusters; the CLI must send it
     head = subprocess.Popen([_bin("ray"), "start", "--head", "--block", f"--port={port}",
                              f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1", "--include-dashboard=true",
-                             f"--temp-dir={temp_dir}", "--num-cpus=2", "--disable-usage-stats"],
+                             f"--temp-dir={temp_dir}", "--num-cpus=2", "--disable-usage-stats", *own_ports],
                             env=env, cwd=temp_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     address = f"http://127.0.0.1:{dash}"
