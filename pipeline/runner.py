@@ -226,10 +226,18 @@ def _partition_keys(table: pa.Table, column: str) -> pa.Array:
 
 
 def _partitions(table: pa.Table, column: str):
+    """(key, rows) per partition, rows in input order: one sort, then contiguous slices."""
     if table.num_rows == 0:
         return []
     keys = _partition_keys(table, column)
-    return [(key, table.filter(pc.equal(keys, key))) for key in sorted(pc.unique(keys).to_pylist())]
+    order = pc.sort_indices(pa.table({"k": keys, "i": pa.array(range(table.num_rows), pa.int64())}),
+                            sort_keys=[("k", "ascending"), ("i", "ascending")])
+    table, keys = table.take(order), keys.take(order)
+    out, start = [], 0
+    for run in pc.run_end_encode(keys).run_ends.to_pylist():
+        out.append((keys[start].as_py(), table.slice(start, run - start)))
+        start = run
+    return out
 
 
 def unit_progress(unit: str, table: pa.Table, kept: pa.Table, stage_names: List[str], partition_by: str) -> dict:

@@ -48,12 +48,21 @@ def ray_head():
         _wait_for_dashboard(address, env, head)
         yield address, env
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        _stop_head(head, temp_dir)
+
+
+def _stop_head(head, temp_dir):
+    """Stop only this head: its process group, then anything still running from its temp dir."""
+    import psutil
+    os.killpg(head.pid, signal.SIGTERM)
+    try:
+        head.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(temp_dir in part for part in (proc.info["cmdline"] or [])):
+            proc.kill()
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _wait_for_dashboard(address, env, head):
