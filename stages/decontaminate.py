@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 import unicodedata
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union

@@ -13,7 +13,7 @@ import pyarrow as pa
 from pipeline import fsutil
 from pipeline.dedup.minhash import _eligible_batches, _texts
 from pipeline.dedup.select import pick_task, rank_attributes, write_unit_task
-from pipeline.dedup.store import (Phases, auto_partitions, check_columns, fingerprint, make_doc, total_rows,
+from pipeline.dedup.store import (auto_partitions, make_doc, start_run, total_rows,
                                   unit_task_names, write_parts)
 
 ROWS_PER_PARTITION = 2_000_000
@@ -47,15 +47,7 @@ def hash_task(unit: int, path: str, params, out_base: str, num_parts: int) -> di
 
 
 def run_exact_dedup(params, unit_files, out_dir, work_dir, stage_name, resources) -> dict:
-    unit_files = list(unit_files)
-    required = [params.text_column, params.id_column, "_xc_drop_stage", "_xc_drop_reason"]
-    if params.scope == "language":
-        required.append(params.language_column)
-    if params.keep == "highest_quality":
-        required.append(params.quality_column)
-    check_columns(unit_files, required, stage_name)
-    root = fsutil.join(work_dir, f"{stage_name}-{fingerprint(params.model_dump(), stage_name, unit_files)}")
-    phases = Phases(root, resources.num_cpus)
+    unit_files, root, phases = start_run(params, unit_files, work_dir, stage_name, resources)
     num_parts = params.num_partitions or auto_partitions(total_rows(unit_files), ROWS_PER_PARTITION)
     names = unit_task_names(unit_files)
     units = list(enumerate(unit_files))

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pipeline import fsutil
 from pipeline.dedup.components import run_components, write_edges
 from pipeline.dedup.select import gather_attributes_task, pick_task, write_unit_task
-from pipeline.dedup.store import (Phases, auto_partitions, check_columns, fingerprint, hash_partition, make_doc,
+from pipeline.dedup.store import (auto_partitions, hash_partition, make_doc, start_run,
                                   open_parquet, read_part, row_of, total_rows, unit_of, unit_task_names,
                                   write_parts)
 
@@ -158,15 +158,7 @@ def verify_pairs_task(part: int, joined_base: str, shingles_base: str, edges_bas
 
 
 def run_minhash_dedup(params, unit_files, out_dir, work_dir, stage_name, resources) -> dict:
-    unit_files = list(unit_files)
-    required = [params.text_column, params.id_column, "_xc_drop_stage", "_xc_drop_reason"]
-    if params.scope == "language":
-        required.append(params.language_column)
-    if params.keep == "highest_quality":
-        required.append(params.quality_column)
-    check_columns(unit_files, required, stage_name)
-    root = fsutil.join(work_dir, f"{stage_name}-{fingerprint(params.model_dump(), stage_name, unit_files)}")
-    phases = Phases(root, resources.num_cpus)
+    unit_files, root, phases = start_run(params, unit_files, work_dir, stage_name, resources)
     num_parts = params.num_partitions or auto_partitions(total_rows(unit_files) * params.bands,
                                                          BAND_ROWS_PER_PARTITION)
     units = list(enumerate(unit_files))

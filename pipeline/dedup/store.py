@@ -173,6 +173,19 @@ class Phases:
         return results
 
 
+def start_run(params, unit_files: Sequence[str], work_dir: str, stage_name: str, resources) -> Tuple[List[str], str, "Phases"]:
+    """Check the columns a dedup stage needs and open its resumable phase directory."""
+    unit_files = list(unit_files)
+    required = [params.text_column, params.id_column, "_xc_drop_stage", "_xc_drop_reason"]
+    if params.scope == "language":
+        required.append(params.language_column)
+    if params.keep == "highest_quality":
+        required.append(params.quality_column)
+    check_columns(unit_files, required, stage_name)
+    root = fsutil.join(work_dir, f"{stage_name}-{fingerprint(params.model_dump(), stage_name, unit_files)}")
+    return unit_files, root, Phases(root, resources.num_cpus)
+
+
 def unit_task_names(unit_files: Sequence[str]) -> List[str]:
     return [f"u{i:06d}" for i in range(len(unit_files))]
 
