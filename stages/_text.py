@@ -1,14 +1,18 @@
 """Text utilities shared by stages: Unicode scripts and word splitting for every script.
 
-Word splitting, per script (``split_words_for_script`` / ``quality_words``):
+Word splitting for the quality filters (``word_tokenizer(language)``): where datatrove's word
+tokenizer for the language is a plain spaCy one (and spaCy is installed), spaCy's own rule-based
+tokenizer, applied per whitespace chunk with a memo (``SpacyChunkTokenizer``): identical tokens
+to datatrove's, at a dict lookup per already-seen chunk. Otherwise the regex profiles below,
+memoised the same way (``RegexChunkTokenizer``). Regex splitting, per script (``quality_words``):
 
 * Spaced scripts (Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari and the other Indic
   scripts, Ethiopic, Georgian, Armenian, Hangul, ...): a one-pass regex that mimics spaCy's
   rule-based tokenizer (the tokenizer datatrove uses for these languages): split on
   whitespace, every punctuation character is its own token (a run of dots is one), hyphens
   and slashes between letters split, digits keep their decimal separators, apostrophes stay
-  inside words. It agrees with datatrove's filter decisions on >=99% of real documents
-  (``tests/test_quality.py``) at a fraction of the cost.
+  inside words (an approximation of spaCy's default rules for languages datatrove has no
+  installed tokenizer for).
 * Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar,
   Tibetan): no segmentation dictionary is installed here, so each character of those
   scripts is one token (a dictionary-free "character unigram" segmentation); runs of other
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Dict, List, Sequence, Tuple
+from itertools import accumulate
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import regex
@@ -197,9 +202,124 @@ TOKENIZER_PROFILES = {
 _QUALITY_TOKEN_RE = TOKENIZER_PROFILES["default"]
 
 
-def quality_words(text: str, profile: str = "default") -> List[str]:
-    """Word tokens for the quality filters: words, single punctuation/symbol tokens, CJK/Thai chars."""
+def quality_words(text: str, profile="default") -> List[str]:
+    """Word tokens for the quality filters: a regex profile name, or a tokenizer from ``word_tokenizer``."""
+    if callable(profile):
+        return profile(text)
     return TOKENIZER_PROFILES[profile].findall(text)
+
+
+class ChunkMemoTokenizer:
+    """Tokenizer applied per whitespace-free chunk, memoised: ``text.split()`` + one dict lookup per chunk.
+
+    Valid for tokenizers whose tokens never cross whitespace and whose rules only look inside a
+    chunk: spaCy (it splits on whitespace first, then applies its prefix/suffix/infix/exception
+    rules to each chunk) and our regex profiles (every lookaround treats a neighbouring space like
+    the start/end of the text). Chunks repeat (Zipf), so after warm-up almost every chunk is a hit.
+    """
+
+    MAX_MEMO = 1_000_000
+
+    def __init__(self) -> None:
+        self._memo: Dict[str, Tuple[str, ...]] = {}
+
+    def __call__(self, text: str) -> List[str]:
+        chunks = text.split()
+        try:
+            return [tok for toks in map(self._memo.__getitem__, chunks) for tok in toks]
+        except KeyError:
+            self._learn(chunks)
+            return [tok for toks in map(self._memo.__getitem__, chunks) for tok in toks]
+
+    def _learn(self, chunks: List[str]) -> None:
+        memo = self._memo
+        missing = list(dict.fromkeys(c for c in chunks if c not in memo))
+        if len(memo) + len(missing) > self.MAX_MEMO:
+            memo.clear()
+            missing = list(dict.fromkeys(chunks))
+        memo.update(zip(missing, self.tokenize_chunks(missing)))
+
+    def tokenize_chunks(self, chunks: List[str]) -> List[Tuple[str, ...]]:
+        raise NotImplementedError
+
+
+class RegexChunkTokenizer(ChunkMemoTokenizer):
+    """A ``TOKENIZER_PROFILES`` regex, memoised per chunk (same tokens as ``quality_words(text, profile)``)."""
+
+    def __init__(self, profile: str):
+        super().__init__()
+        self._findall = TOKENIZER_PROFILES[profile].findall
+
+    def tokenize_chunks(self, chunks: List[str]) -> List[Tuple[str, ...]]:
+        return [tuple(self._findall(c)) for c in chunks]
+
+
+class SpacyChunkTokenizer(ChunkMemoTokenizer):
+    """spaCy's rule-based tokenizer for one language (the one datatrove uses), memoised per chunk.
+
+    Exact parity with spaCy's per-language punctuation rules (Armenian ``։``, Russian ``г.``,
+    Hebrew ``צה"ל``, Finnish ``N:o``...) that a single regex cannot follow; whitespace tokens are
+    never produced (datatrove strips them). A document's unseen chunks go to spaCy in one call.
+    """
+
+    def __init__(self, spacy_language: str):
+        super().__init__()
+        self.spacy_language = spacy_language
+        self._nlp = _blank_spacy_tokenizer(spacy_language)
+
+    def tokenize_chunks(self, chunks: List[str]) -> List[Tuple[str, ...]]:
+        ends = list(accumulate(len(c) + 1 for c in chunks))  # chunk i ends (exclusive) at ends[i] - 1
+        per_chunk: List[List[str]] = [[] for _ in chunks]
+        i = 0
+        with self._nlp.memory_zone():  # new words' lexemes are freed afterwards (bounded memory, like datatrove)
+            for token in self._nlp.tokenizer(" ".join(chunks)):
+                while token.idx >= ends[i]:
+                    i += 1
+                per_chunk[i].append(token.text)
+        return [tuple(t) for t in per_chunk]
+
+
+@lru_cache(maxsize=None)
+def spacy_language_for(language: Optional[str]) -> Optional[str]:
+    """spaCy language code datatrove's word tokenizer uses for ``language`` (None: not a plain spaCy one)."""
+    if not language:
+        return None
+    try:
+        from datatrove.utils.word_tokenizers import SpaCyTokenizer, load_word_tokenizer
+        tokenizer = load_word_tokenizer(language)
+    except (ImportError, ValueError):  # unknown language, or a non-spaCy tokenizer that is not installed
+        return None
+    if not isinstance(tokenizer, SpaCyTokenizer) or tokenizer.config is not None:
+        return None  # ja/zh need dictionaries: our character tokens + adapted thresholds instead
+    return tokenizer.language if _blank_spacy_tokenizer(tokenizer.language) is not None else None
+
+
+@lru_cache(maxsize=None)
+def _blank_spacy_tokenizer(code: str):
+    """``spacy.blank(code)`` (its rule-based tokenizer; loaded once per process), or None."""
+    try:
+        import spacy
+        nlp = spacy.blank(code)
+    except (ImportError, OSError, ValueError):
+        return None
+    # Only token strings are used: skip computing lexical attributes (shape, like_url, ...) for every new
+    # word, which is most of spaCy's cost on unseen words (measured: ~55% of a cold run).
+    nlp.vocab.lex_attr_getters = {}
+    return nlp
+
+
+_CHUNK_TOKENIZERS: Dict[Tuple[str, str], ChunkMemoTokenizer] = {}
+
+
+def word_tokenizer(language: Optional[str], engine: str = "auto", profile: str = "default"):
+    """Tokenizer for the quality filters: ``auto`` = spaCy (per-chunk memo) where datatrove uses a plain
+    spaCy tokenizer for the language and spaCy is installed, else the regex ``profile``; ``regex`` forces
+    the regex profile (also used for scripts without spaces). Both are memoised per whitespace chunk."""
+    code = spacy_language_for(language) if engine == "auto" else None
+    key = ("spacy", code) if code else ("regex", profile)
+    if key not in _CHUNK_TOKENIZERS:
+        _CHUNK_TOKENIZERS[key] = SpacyChunkTokenizer(code) if code else RegexChunkTokenizer(profile)
+    return _CHUNK_TOKENIZERS[key]
 
 
 def split_words_for_script(text: str, script: str) -> List[str]:
@@ -217,16 +337,17 @@ _ALL_PUNCT_RE = regex.compile(r"\p{P}+")
 _BOUNDARY_RE = re.compile(r"E[EP]*W")
 
 
+@lru_cache(maxsize=1 << 16)  # tokens repeat; the classification is a pure function of the token
 def _token_class(token: str) -> str:
     if token in SENTENCE_END_CHARS:
         return "E"
     return "P" if _ALL_PUNCT_RE.fullmatch(token) else "W"
 
 
-def count_sentences(line: str, profile: str = "default") -> int:
+def count_sentences(line: str, profile="default") -> int:
     """Sentences in one line, the way spaCy's sentencizer splits it (used by the C4 filter)."""
     tokens = quality_words(line, profile)
     if not tokens:
         return 0
-    classes = "".join(_token_class(t) for t in tokens)
+    classes = "".join(map(_token_class, tokens))
     return 1 + len(_BOUNDARY_RE.findall(classes))

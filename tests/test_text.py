@@ -44,3 +44,34 @@ def test_count_sentences_like_spacy_sentencizer():
     assert count_sentences("Dr. A. Smith went home") == 2  # "Dr" "." splits (no abbreviation list), "A." does not
     assert count_sentences("") == 0
     assert count_sentences("这是一句。这是第二句。") == 2
+
+
+def test_word_tokenizer_matches_datatrove_spacy_tokens_per_language():
+    """auto engine = datatrove's own spaCy tokenizer for the language (memoised per chunk), incl. the
+    per-language punctuation rules a regex cannot follow."""
+    from datatrove.utils.word_tokenizers import load_word_tokenizer
+    from stages._text import SpacyChunkTokenizer, word_tokenizer
+    samples = {
+        "hye_Armn": "Նա ասաց՝ ի՞նչ ես անում։ 2010-ին ԱՄՆ-ի դեսպանը։",
+        "rus_Cyrl": "В 1990-х гг. он жил в г. Москве (2-го числа) &#39;&#39;Зенит&#39;&#39;.",
+        "heb_Hebr": 'צה"ל ו"כלניות" ב־19 דו"ח.',
+        "fin_Latn": "N:o 5 EU:n esim. 30–49-vuotiaita, ettei mutt.",
+        "eng_Latn": "I can't do that's it... U.S. e.g. gonna",
+    }
+    for language, text in samples.items():
+        tokenizer = word_tokenizer(language)
+        assert isinstance(tokenizer, SpacyChunkTokenizer)
+        expected = load_word_tokenizer(language).word_tokenize(text)
+        assert tokenizer(text) == expected, language
+        assert tokenizer(text) == expected  # second call served from the memo
+    assert tokenizer is word_tokenizer("eng_Latn")  # one per spaCy language per process
+
+
+def test_word_tokenizer_falls_back_to_memoised_regex_profiles():
+    from stages._text import RegexChunkTokenizer, word_tokenizer
+    text = "Edison@ENRON 06/02/2001 -x 3 -4 U.S. e.g. 我们是学生。 I can't"
+    for language, engine, profile in [("xyz_Latn", "auto", "default"), ("eng_Latn", "regex", "en"),
+                                      (None, "auto", "de"), ("cmn_Hani", "auto", "default")]:
+        tokenizer = word_tokenizer(language, engine, profile)
+        assert isinstance(tokenizer, RegexChunkTokenizer)
+        assert tokenizer(text) == quality_words(text, profile) == quality_words(text, tokenizer)
