@@ -3,8 +3,8 @@
     xcurate mix CONFIG -o OUTDIR [--dry-run] [--seed N] [--address ADDR] [--overwrite]
 
 1. Tokens are counted on Ray with the user's tokenizer and cached per shard (``mix_tokens``).
-2. Per-language statistics are computed with polars and a policy turns them into planned
-   tokens per language (``mix_policies``): explicit budgets, temperature, UniMax or a
+2. Per-language statistics are aggregated per shard on Ray, combined with polars, and a policy
+   turns them into planned tokens per language (``mix_policies``): explicit budgets, temperature, UniMax or a
    scaling-law optimum; each language's budget is split across its sources by weight group.
 3. The plan is printed as a table and written as ``plan.json`` and ``plan.png``.
 4. Without ``--dry-run`` the mixture is sampled on Ray (``mix_sample``) into shuffled
@@ -18,17 +18,19 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 import time
 from typing import Annotated, Dict, List, Literal, Optional, Tuple
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from pipeline.cli import UserError
 from pipeline.fsutil import atomic_write_bytes, atomic_write_json, exists, filesystem_for, join
-from pipeline.mix_policies import (FILL_RULES, _redistribute, explicit_policy, human_tokens, scaling_law_policy,
-                                   temperature_policy, unimax_policy)
+from pipeline.mix_policies import (_redistribute, explicit_policy, human_tokens, rehydration_weight,
+                                   scaling_law_policy, temperature_policy, unimax_policy)
 
 # FineWeb-2's rehydration: copies per document by duplicate-cluster size ([min_size, copies]).
 DEFAULT_REHYDRATION = [[1, 1], [2, 2], [3, 3], [5, 5], [100, 8], [1000, 1]]
@@ -161,26 +163,40 @@ def ensure_ray(address: Optional[str]) -> None:
 
 # --- planning ----------------------------------------------------------------------------------
 
-def source_stats(shards, cfg: MixConfig):
-    """Per (source, language): docs, tokens, pool tokens/units after rehydration (polars)."""
-    import polars as pl
+def shard_language_stats(shard, rehydrate_table) -> pa.Table:
+    """One Ray task per shard: per language of its side file, docs/tokens/pool tokens/pool units/max."""
+    fs, p = filesystem_for(shard.side_path)
+    side = pq.read_table(p, filesystem=fs, columns=["tokens", "language", "dup_cluster_size"])
+    tokens = side.column("tokens").to_numpy().astype(np.int64)
+    copies = (rehydration_weight(side.column("dup_cluster_size").to_numpy(), rehydrate_table) if rehydrate_table
+              else np.ones(len(tokens), np.int64)).astype(np.int64)
+    per_doc = pa.table({"language": side.column("language"), "tokens": tokens, "pool_tokens": tokens * copies,
+                        "copies": copies})
+    agg = per_doc.group_by("language").aggregate([("tokens", "count"), ("tokens", "sum"), ("pool_tokens", "sum"),
+                                                  ("copies", "sum"), ("tokens", "max")])
+    return agg.append_column("source", pa.array([shard.source] * agg.num_rows, pa.string()))
 
-    if cfg.rehydrate.enabled:
-        copies = pl.lit(1, dtype=pl.Int64)
-        dup = pl.col("dup_cluster_size").cast(pl.Int64)
-        for size, n in sorted(cfg.rehydrate.table):
-            copies = pl.when(dup >= size).then(pl.lit(n, dtype=pl.Int64)).otherwise(copies)
-    else:
-        copies = pl.lit(1, dtype=pl.Int64)
-    frames = [pl.scan_parquet(s.side_path).with_columns(pl.lit(s.source).alias("source")) for s in shards]
+
+def source_stats(shards, cfg: MixConfig):
+    """Per (source, language): docs, tokens, pool tokens/units after rehydration.
+
+    Each shard's side file is aggregated by a Ray task (read through pyarrow filesystems, so
+    object-store caches work); the driver only combines the per-shard, per-language rows.
+    """
+    import polars as pl
+    import ray
+
+    table = [list(r) for r in cfg.rehydrate.table] if cfg.rehydrate.enabled else None
+    if table:
+        rehydration_weight(np.ones(1), table)   # a bad table is a user error here, not inside a task
+    task = ray.remote(num_cpus=1)(shard_language_stats)
+    parts = ray.get([task.remote(s, table) for s in shards])
     keep = {s.name: s.languages for s in cfg.sources if s.languages}
-    stats = (pl.concat(frames)
-             .with_columns(copies.alias("copies"), pl.col("tokens").cast(pl.Int64))
+    stats = (pl.from_arrow(pa.concat_tables(parts))
              .group_by("source", "language")
-             .agg(pl.len().alias("docs"), pl.col("tokens").sum().alias("tokens"),
-                  (pl.col("tokens") * pl.col("copies")).sum().alias("pool_tokens"),
-                  pl.col("copies").sum().alias("pool_units"), pl.col("tokens").max().alias("max_doc_tokens"))
-             .collect())
+             .agg(pl.col("tokens_count").sum().alias("docs"), pl.col("tokens_sum").sum().alias("tokens"),
+                  pl.col("pool_tokens_sum").sum().alias("pool_tokens"), pl.col("copies_sum").sum().alias("pool_units"),
+                  pl.col("tokens_max").max().alias("max_doc_tokens")))
     for name, langs in keep.items():
         stats = stats.filter((pl.col("source") != name) | pl.col("language").is_in(langs))
     return stats.sort("language", "source")

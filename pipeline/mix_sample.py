@@ -5,9 +5,11 @@ For one (source, language) with ``A`` pool tokens and ``P`` planned tokens the e
 and the fractional part is filled by a seeded random subset: each pool unit (a document, or
 one of its rehydration copies) gets a uniform ``u`` from a generator keyed by
 ``(seed, source, shard)``; units are taken in order of ``u`` until their tokens reach the
-remaining ``P − floor(e)·A`` as closely as one document allows. The planner computes the
-threshold ``θ`` on ``u`` once (from the small token side files), so the Ray tasks that read
-the text need only ``(floor(e), θ)`` per language: a unit is taken iff ``u ≤ θ``.
+remaining ``P − floor(e)·A`` as closely as one document allows. The threshold ``θ`` on ``u``
+is found with two Ray passes over the token side files (per-shard histograms of tokens over
+bins of ``u``, then only the units of the bin where the running total crosses the remainder),
+so the driver never holds per-document data of the pool, and the Ray tasks that read the
+text need only ``(floor(e), θ)`` per language: a unit is taken iff ``u ≤ θ``.
 
 Output: each map task (one per input shard) tags every emitted copy with a seeded 63-bit key
 and sends it to bucket ``key mod n_shards``; each reduce task sorts its bucket by key and
@@ -75,11 +77,61 @@ class GroupChoice:
     tokens: int             # tokens emitted
 
 
-def choose_thresholds(plan_tokens: Dict[Tuple[str, str], float], pool_tokens: Dict[Tuple[str, str], int],
-                      pool_units: Dict[Tuple[str, str], int], caps: Dict[Tuple[str, str], float],
-                      shards: Sequence[Shard], seed: int,
-                      rehydrate_table) -> Dict[Tuple[str, str], GroupChoice]:
-    """Compute (full passes, θ) for every planned (source, language) from the token side files."""
+DEFAULT_BINS = 4096
+
+
+def unit_bins(u: np.ndarray, n_bins: int) -> np.ndarray:
+    """Histogram bin of each uniform: ``floor(u · n_bins)`` (monotone in ``u``, so ties share a bin)."""
+    return np.minimum((u * n_bins).astype(np.int64), n_bins - 1)
+
+
+def _shard_units(shard: Shard, seed: int, rehydrate_table) -> Tuple[np.ndarray, np.ndarray, Dict[str, np.ndarray]]:
+    """(uniform, tokens) per pool unit of one shard in unit order, and each language's unit mask."""
+    side = read_side(shard, rehydrate_table)
+    u = unit_uniforms(seed, shard, side.copies)
+    unit_doc = np.repeat(np.arange(len(side.tokens)), side.copies)
+    names, code = np.unique(side.language, return_inverse=True)
+    unit_code = code.reshape(-1)[unit_doc]
+    return u, side.tokens[unit_doc], {str(n): unit_code == i for i, n in enumerate(names)}
+
+
+def shard_histograms(shard: Shard, languages: Sequence[str], seed: int, rehydrate_table,
+                     n_bins: int) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pass 1 (one Ray task per shard): per wanted language, (tokens, units, max u) per bin of u.
+
+    Empty bins have max u = -1. The result is O(languages · n_bins), whatever the shard size.
+    """
+    u, tokens, masks = _shard_units(shard, seed, rehydrate_table)
+    out = {}
+    for l in languages:
+        m = masks.get(l)
+        if m is None or not m.any():
+            continue
+        b = unit_bins(u[m], n_bins)
+        umax = np.full(n_bins, -1.0)
+        np.maximum.at(umax, b, u[m])
+        out[l] = (np.bincount(b, weights=tokens[m], minlength=n_bins).astype(np.int64),
+                  np.bincount(b, minlength=n_bins).astype(np.int64), umax)
+    return out
+
+
+def shard_bin_units(shard: Shard, bins: Dict[str, int], seed: int, rehydrate_table,
+                    n_bins: int) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Pass 2 (one Ray task per shard): per language, (u, tokens) of the units in its crossing bin."""
+    u, tokens, masks = _shard_units(shard, seed, rehydrate_table)
+    b = unit_bins(u, n_bins)
+    out = {}
+    for l, want in bins.items():
+        m = masks.get(l)
+        if m is None:
+            continue
+        m = m & (b == want)
+        if m.any():
+            out[l] = (u[m], tokens[m])
+    return out
+
+
+def _full_passes(plan_tokens, pool_tokens, pool_units):
     choices: Dict[Tuple[str, str], GroupChoice] = {}
     remainder: Dict[Tuple[str, str], float] = {}
     for key, planned in plan_tokens.items():
@@ -90,39 +142,112 @@ def choose_thresholds(plan_tokens: Dict[Tuple[str, str], float], pool_tokens: Di
         choices[key] = GroupChoice(k, -1.0, k * pool_units[key], k * pool)
         if planned - k * pool > 0:
             remainder[key] = planned - k * pool
+    return choices, remainder
+
+
+@dataclass
+class _GroupHistogram:
+    tokens: np.ndarray
+    units: np.ndarray
+    umax: np.ndarray
+
+    def add(self, tokens: np.ndarray, units: np.ndarray, umax: np.ndarray) -> None:
+        self.tokens += tokens
+        self.units += units
+        np.maximum(self.umax, umax, out=self.umax)
+
+
+def _per_source_languages(keys: Iterable[Tuple[str, str]]) -> Dict[str, List[str]]:
+    out: Dict[str, List[str]] = {}
+    for source, lang in sorted(keys):
+        out.setdefault(source, []).append(lang)
+    return out
+
+
+def choose_thresholds(plan_tokens: Dict[Tuple[str, str], float], pool_tokens: Dict[Tuple[str, str], int],
+                      pool_units: Dict[Tuple[str, str], int], caps: Dict[Tuple[str, str], float],
+                      shards: Sequence[Shard], seed: int, rehydrate_table, n_bins: int = DEFAULT_BINS,
+                      transfer: Optional[dict] = None) -> Dict[Tuple[str, str], GroupChoice]:
+    """Compute (full passes, θ) for every planned (source, language) with two Ray passes over the side files.
+
+    Taking the units of a group in order of ``u`` until their tokens reach the remainder crosses
+    it inside one bin of ``u``; pass 1 finds that bin from per-shard histograms, pass 2 fetches
+    only that bin's units, and the cut is then chosen exactly as over the full sorted list (the
+    closest-to-plan cut, never above the cap). The driver receives O(shards · groups · n_bins)
+    histogram values plus about ``units / n_bins`` units per group, never per-document data of
+    the whole pool. ``transfer`` (if given) receives those sizes.
+    """
+    import ray
+
+    choices, remainder = _full_passes(plan_tokens, pool_tokens, pool_units)
+    if transfer is not None:
+        transfer.update(histogram_values=0, bin_units=0, tasks=0)
     if not remainder:
         return choices
-    us: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in remainder}
-    toks: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in remainder}
-    wanted_sources = {s for s, _ in remainder}
-    for shard in shards:
-        if shard.source not in wanted_sources:
-            continue
-        side = read_side(shard, rehydrate_table)
-        u = unit_uniforms(seed, shard, side.copies)
-        unit_doc = np.repeat(np.arange(len(side.tokens)), side.copies)
-        unit_lang = side.language[unit_doc]
-        for lang in np.unique(side.language):
-            key = (shard.source, str(lang))
-            if key in remainder:
-                m = unit_lang == lang
-                us[key].append(u[m])
-                toks[key].append(side.tokens[unit_doc[m]])
+    langs_of = _per_source_languages(remainder)
+    wanted = [s for s in shards if s.source in langs_of]
+    hist_task = ray.remote(num_cpus=1)(shard_histograms)
+    parts = ray.get([hist_task.remote(s, langs_of[s.source], seed, rehydrate_table, n_bins) for s in wanted])
+    hists: Dict[Tuple[str, str], _GroupHistogram] = {}
+    for shard, part in zip(wanted, parts):
+        for lang, (tok, cnt, umax) in part.items():
+            key = (shard.source, lang)
+            if key not in hists:
+                hists[key] = _GroupHistogram(np.zeros(n_bins, np.int64), np.zeros(n_bins, np.int64),
+                                             np.full(n_bins, -1.0))
+            hists[key].add(tok, cnt, umax)
+            if transfer is not None:
+                transfer["histogram_values"] += tok.size + cnt.size + umax.size
+    crossing: Dict[Tuple[str, str], int] = {}
     for key, rest in remainder.items():
-        u = np.concatenate(us[key])
-        t = np.concatenate(toks[key])
-        order = np.argsort(u, kind="stable")
-        cum = np.cumsum(t[order])
-        take = int(np.searchsorted(cum, rest, side="right"))   # units whose running total stays <= rest
-        if take < len(cum):
-            over, under = cum[take] - rest, rest - (cum[take - 1] if take else 0)
-            if over < under and choices[key].tokens + cum[take] <= caps[key] + 1e-9:
-                take += 1
-        c = choices[key]
-        c.theta = float(u[order[take - 1]]) if take else -1.0
-        c.rows += take
-        c.tokens += int(cum[take - 1]) if take else 0
+        h = hists[key]
+        b = int(np.searchsorted(np.cumsum(h.tokens), rest, side="right"))
+        if b == n_bins:   # the whole pool fits under the remainder
+            c = choices[key]
+            c.theta, c.rows, c.tokens = float(h.umax.max()), c.rows + int(h.units.sum()), c.tokens + int(h.tokens.sum())
+        else:
+            crossing[key] = b
+    pass2_tasks = _cut_in_crossing_bins(crossing, remainder, hists, choices, caps, shards, seed,
+                                        rehydrate_table, n_bins, transfer) if crossing else 0
+    if transfer is not None:
+        transfer["tasks"] = len(wanted) + pass2_tasks
     return choices
+
+
+def _cut_in_crossing_bins(crossing, remainder, hists, choices, caps, shards, seed, rehydrate_table, n_bins,
+                          transfer) -> int:
+    """Pass 2 and the final cut for the groups in ``crossing`` (group → bin); returns the tasks run."""
+    import ray
+
+    bins_of: Dict[str, Dict[str, int]] = {}
+    for (source, lang), b in sorted(crossing.items()):
+        bins_of.setdefault(source, {})[lang] = b
+    wanted = [s for s in shards if s.source in bins_of]
+    unit_task = ray.remote(num_cpus=1)(shard_bin_units)
+    parts = ray.get([unit_task.remote(s, bins_of[s.source], seed, rehydrate_table, n_bins) for s in wanted])
+    us: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in crossing}
+    toks: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in crossing}
+    for shard, part in zip(wanted, parts):   # shard order, then unit order: the same tie order as a full sort
+        for lang, (u, t) in part.items():
+            us[(shard.source, lang)].append(u)
+            toks[(shard.source, lang)].append(t)
+            if transfer is not None:
+                transfer["bin_units"] += len(u)
+    for key, b in crossing.items():
+        h, rest, c = hists[key], remainder[key], choices[key]
+        u, t = np.concatenate(us[key]), np.concatenate(toks[key])
+        before_tokens, before_units = int(h.tokens[:b].sum()), int(h.units[:b].sum())
+        before_umax = float(h.umax[:b].max()) if b else -1.0   # u of the last unit below the bin (-1: none)
+        order = np.argsort(u, kind="stable")
+        cum = before_tokens + np.cumsum(t[order])
+        take = int(np.searchsorted(cum, rest, side="right"))   # < len(cum): the crossing is in this bin
+        over, under = cum[take] - rest, rest - (cum[take - 1] if take else before_tokens)
+        if over < under and c.tokens + cum[take] <= caps[key] + 1e-9:
+            take += 1
+        c.theta = float(u[order[take - 1]]) if take else before_umax
+        c.rows += before_units + take
+        c.tokens += int(cum[take - 1]) if take else before_tokens
+    return len(wanted)
 
 
 def _copies_per_document(side: SideData, u: np.ndarray, params: Dict[str, Tuple[int, float]]) -> np.ndarray:
