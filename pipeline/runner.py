@@ -34,6 +34,8 @@ from pipeline import fsutil
 from pipeline.errors import UserError
 from pipeline.config import ConfigError, LoadedConfig, ResolvedStage, load_config
 from pipeline.io import READ_STAGE, InputError, ReadOptions, ReadSpec, plan_read_specs, read_spec
+from ray.data import DataContext
+
 from pipeline.report import write_report
 from pipeline.manifest import build_manifest, check_invariants, print_summary
 
@@ -442,6 +444,11 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     for seg_index, (streaming, global_stage) in enumerate(segments):
         ds = _source_dataset(ray, specs, unit_files, opts)
         pools = _actor_pools(streaming, cpus, gpus)
+        # Without actor pools the whole segment fuses into one task operator; Ray Data's per-
+        # operator resource reservation then only throttles it (on 2 CPUs it ran one task at a
+        # time: 8 one-second tasks took 5.5 s instead of 4.1 s). With actor pools it stays on,
+        # so that the pools and the tasks feeding them cannot starve each other.
+        DataContext.get_current().op_resource_reservation_enabled = bool(pools)
         for st in streaming:
             ds = _map_stage(ds, st, pools)
         if global_stage is None:
