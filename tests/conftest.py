@@ -13,15 +13,19 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("XCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+def require_shared(*parts: str) -> Path:
+    """A path under ../shared/data; missing: the test fails under CI (CI=true), skips elsewhere."""
+    path = shared_data_dir().joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data not found at {path} (set XCURATE_SHARED_DATA)")
+        pytest.skip(f"shared data not found at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data; tests that need it fail under CI when it is missing, skip elsewhere."""
-    d = shared_data_dir()
-    if not d.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared data not found at {d} (set XCURATE_SHARED_DATA)")
-        pytest.skip(f"shared data not found at {d}")
-    return d
+    return require_shared()
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline.benchmarks import ADAPTERS, BenchmarkError, load_suite, shared_data_dir
+from pipeline.benchmarks import ADAPTERS, BenchmarkError, load_suite
 from pipeline.cli import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def need_shared(*parts: str) -> str:
-    path = os.path.join(shared_data_dir(), *parts)
-    if not os.path.exists(path):
-        if os.environ.get("CI"):
-            pytest.fail(f"shared data missing in CI: {path}")
-        pytest.skip(f"shared data not available: {path}")
-    return path
+    from conftest import require_shared
+    return str(require_shared(*parts))
 
 
 def write_jsonl(path, records):
