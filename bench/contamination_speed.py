@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.join(REPO, "bench"))
 
 def python_set_baseline(suite, texts, n=13, min_n=8):
     """GPT-3 style reference: benchmark n-gram tuples in a set, every document n-gram looked up."""
-    from stages._text import split_words
-    from stages.decontaminate import normalize_text
+    from xcurate.text.words import split_words
+    from xcurate.stages.decontaminate import normalize_text
     grams = set()
     for it in suite.items:
         for _, seg in it.segments:
@@ -86,8 +86,8 @@ def main(argv=None) -> int:
     import pyarrow as pa
 
     import make_contamination_eval as ev
-    from pipeline.benchmarks import load_suite
-    from stages.decontaminate import NgramDecontaminate, XlingDecontaminate
+    from xcurate.contamination.suites import load_suite
+    from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate
 
     with open(ev.data_path("corpus", "ud_docs.jsonl"), encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for line in f][:args.docs]

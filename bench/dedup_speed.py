@@ -190,8 +190,8 @@ class RssSampler:
 
 
 def run_ours(paths: List[str], work: Path, sample_memory: bool = True) -> dict:
-    from stages.base import Resources
-    from stages.minhash_dedup import MinHashDedup, MinHashDedupParams
+    from xcurate.engine.stage import Resources
+    from xcurate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams
     stage = MinHashDedup(MinHashDedupParams(**PARAMS))
     sampler = RssSampler()
     t0 = time.time()
@@ -242,7 +242,7 @@ def run_datatrove(jsonl_dir: Path, work: Path, files: int) -> dict:
 def run_datasketch(docs: List[dict]) -> dict:
     from datasketch import MinHash, MinHashLSH
     from datatrove.utils.text import simplify_text
-    from stages._text import split_words
+    from xcurate.text.words import split_words
 
     n = PARAMS["ngram_size"]
     lsh = MinHashLSH(num_perm=PARAMS["num_perm"], params=(PARAMS["bands"], PARAMS["rows"]))

@@ -44,7 +44,7 @@ def build_input(seed=0):
 
 def _langid_ours(texts):
     import pyarrow as pa
-    from stages.langid import LangIdStage
+    from xcurate.stages.langid import LangIdStage
     stage = LangIdStage()
     stage(pa.table({"text": texts[:10]}))
     t0 = time.perf_counter()
@@ -54,7 +54,7 @@ def _langid_ours(texts):
 
 
 def _langid_raw(texts):
-    from stages.langid import LangIdParams, bundled_model_path, load_fasttext_model, preprocess_batch
+    from xcurate.stages.langid import LangIdParams, bundled_model_path, load_fasttext_model, preprocess_batch
     model = load_fasttext_model(bundled_model_path())
     lines = [line + "\n" for line in preprocess_batch(texts, LangIdParams())]  # same text the stage sees
     t0 = time.perf_counter()
@@ -65,7 +65,7 @@ def _langid_raw(texts):
 
 def _quality_ours(items):
     import pyarrow as pa
-    from stages.quality import QualityStage
+    from xcurate.stages.quality import QualityStage
     stage = QualityStage()
     languages = sorted({lang for _, lang in items})  # load the per-language tokenizers outside the timing,
     stage(pa.table({"text": ["Warm up the tokenizer. Second sentence here."] * len(languages),  # as for datatrove
@@ -81,7 +81,7 @@ def _quality_ours(items):
 
 def _quality_datatrove(items):
     from datatrove.data import Document
-    from stages.quality import LanguageSettings
+    from xcurate.stages.quality import LanguageSettings
     from tests.test_quality import datatrove_filters
     settings = LanguageSettings()
     filters = {lang: datatrove_filters(settings.get(lang, lang.split("_")[1]), lang) for lang in {l for _, l in items}}

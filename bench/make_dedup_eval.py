@@ -143,8 +143,8 @@ def ours_clusters(records: Sequence[dict], work: Path, rows_per_unit: int = 500,
     """Run the ``minhash_dedup`` stage (Ray must be initialised) and return id -> cluster."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from stages.base import Resources
-    from stages.minhash_dedup import MinHashDedup, MinHashDedupParams
+    from xcurate.engine.stage import Resources
+    from xcurate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams
 
     units = work / "units"
     units.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.mix import run_mix  # noqa: E402
-from pipeline.mix_tokens import default_sentencepiece_model  # noqa: E402
+from xcurate.workflows.mix import run_mix  # noqa: E402
+from xcurate.mix.tokens import default_sentencepiece_model  # noqa: E402
 
 
 def shared_data() -> Path:

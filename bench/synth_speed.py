@@ -30,8 +30,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from pipeline.mt.base import TranslationRequest, Translator  # noqa: E402
-from pipeline.mt.languages import LanguageTable  # noqa: E402
+from xcurate.mt.base import TranslationRequest, Translator  # noqa: E402
+from xcurate.mt.languages import LanguageTable  # noqa: E402
 
 
 def shared_data() -> str:
@@ -46,7 +46,7 @@ def alpaca_texts(n: int):
 
 
 def tiny_model(workdir: str) -> str:
-    from pipeline.mt.tiny import build_tiny_m2m100
+    from xcurate.mt.tiny import build_tiny_m2m100
     sents = []
     with gzip.open(os.path.join(shared_data(), "corpus", "tatoeba_laser_v1.jsonl.gz"), "rt", encoding="utf-8") as f:
         for line in f:
@@ -60,7 +60,7 @@ def tiny_model(workdir: str) -> str:
 
 def bench_transformers(model: str, device: str, texts, n_records: int, batch_size: int, max_out: int,
                        tgt: str) -> dict:
-    from pipeline.mt.hf_backend import HFBackendConfig, HFSeq2SeqBackend
+    from xcurate.mt.hf_backend import HFBackendConfig, HFSeq2SeqBackend
     table = LanguageTable.load()
     results = {}
     for label, bs in (("baseline_batch1", 1), (f"batched_{batch_size}", batch_size)):
@@ -90,8 +90,8 @@ def bench_transformers(model: str, device: str, texts, n_records: int, batch_siz
 
 
 def bench_http(n_requests: int, latency_s: float) -> dict:
-    from pipeline.mt.fake_server import FakeMTServer
-    from pipeline.mt.http_backend import HttpBackendConfig, OpenAIBackend
+    from xcurate.mt.fake_server import FakeMTServer
+    from xcurate.mt.http_backend import HttpBackendConfig, OpenAIBackend
     table = LanguageTable.load()
     texts = [f"Request number {i} of the benchmark." for i in range(n_requests)]
     results = {}

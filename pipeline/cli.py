@@ -1,4 +1,4 @@
-"""The ``xcurate`` command line (also ``python -m pipeline``).
+"""The ``xcurate`` command line (also ``python -m xcurate``).
 
 Core subcommands live here; feature modules add theirs through ``add_subcommand(subparsers)``
 (listed in ``PLUGIN_MODULES``), so each capability owns its own CLI code.
@@ -11,41 +11,40 @@ import sys
 from typing import List, Optional
 
 PLUGIN_MODULES = [
-    "pipeline.calibrate",   # calibrate-lid
-    "pipeline.audit",       # audit
-    "pipeline.synth",       # synth
-    "pipeline.mix",         # mix
+    "xcurate.workflows.calibrate",   # calibrate-lid
+    "xcurate.workflows.audit",       # audit
+    "xcurate.workflows.synth",       # synth
+    "xcurate.workflows.mix",         # mix
 ]
 
 
-from pipeline.errors import UserError  # noqa: E402  (re-exported for feature modules)
+from xcurate.errors import UserError  # noqa: E402  (re-exported for feature modules)
 
 
 def _cmd_run(args) -> int:
-    from pipeline.runner import run_pipeline
+    from xcurate.engine.runner import run_pipeline
     run_pipeline(args.config, args.output, address=args.address, overrides=args.set,
                  overwrite=args.overwrite)
     return 0
 
 
 def _cmd_validate(args) -> int:
-    from pipeline.config import load_config
+    from xcurate.engine.config import load_config
     cfg = load_config(args.config, overrides=args.set)
     print(f"{args.config}: OK ({len(cfg.stages)} stages: {', '.join(s.name for s in cfg.stages)})")
     return 0
 
 
 def _cmd_stats(args) -> int:
-    from pipeline.manifest import print_stats
+    from xcurate.engine.manifest import print_stats
     print_stats(args.outdir)
     return 0
 
 
 def _cmd_stages(args) -> int:
-    from stages import available_stages
+    from xcurate.engine.registry import available_stages
     for name, cls in available_stages().items():
-        kind = "global" if getattr(cls, "is_global", False) else ("actor" if cls.uses_model else "task")
-        print(f"{name:20s} {kind:6s} reads={list(cls.reads)} writes={list(cls.writes)}")
+        print(f"{name:20s} {cls.kind():6s} reads={list(cls.reads)} writes={list(cls.writes)}")
     return 0
 
 

@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """Bad config, missing input, refused output directory..."""
+
+
+class RunError(UserError, RuntimeError):
+    """The run cannot start or finish (bad output dir, broken invariant)."""

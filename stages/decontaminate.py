@@ -3,7 +3,7 @@
 ``decontaminate`` (same language): word n-grams (default 13; an item segment shorter than
 that but with at least ``min_ngram`` tokens counts as one n-gram of its own length, as in
 GPT-3 / NeMo Curator's task decontamination) over NFKC-casefolded text split by
-``stages._text.split_words`` (characters for no-space scripts). The index of benchmark
+``xcurate.text.words.split_words`` (characters for no-space scripts). The index of benchmark
 n-gram hashes is built once per suite+params and stored as memory-mapped ``.npy`` files in a
 cache dir (one build per node, pages shared by every worker on it). A batch is tokenized and
 its tokens hashed in polars (one Rust regex pass), window hashes come from prefix sums
@@ -13,7 +13,7 @@ n-gram prefixes, and only the candidates are hashed at every size and ``searchso
 ``decontaminate_xling`` (any language): documents are cut into sentence passages, a cheap
 language-agnostic prefilter (shared numbers, Latin-script names, URLs, rare tokens) picks
 candidates, candidates and benchmark segments are embedded with a multilingual encoder
-(``stages._encoders``), the nearest benchmark segments are found by exact inner product
+(``xcurate.contamination.encoders``), the nearest benchmark segments are found by exact inner product
 and scored with the Artetxe & Schwenk ratio margin.
 
 Both write a ``contamination`` style list column (null = clean) and, depending on
@@ -32,11 +32,11 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from stages import register
+from xcurate.engine.registry import register
 import regex
 
-from stages._text import NO_SPACE_SCRIPTS, split_words
-from stages.base import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.text.words import NO_SPACE_SCRIPTS, split_words
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
 
 _MASK64 = (1 << 64) - 1
 _FILTER_BITS = 27  # 16 MiB bit filter
@@ -51,7 +51,7 @@ def normalize_text(text: str) -> str:
 # The n-gram path tokenizes whole batches with one compiled (Rust) regex in polars and hashes
 # the tokens there too: per-token Python work (regex findall per document, one xxhash call per
 # token) was most of the stage's time (bench/contamination_speed.py). Same pattern as
-# ``stages._text.split_words``; every n-gram token (index and documents) goes through this path,
+# ``xcurate.text.words.split_words``; every n-gram token (index and documents) goes through this path,
 # so hashes are consistent even where the two regex engines' Unicode tables differ.
 _NS_CLASS = "".join(f"\\p{{{s}}}" for s in NO_SPACE_SCRIPTS)
 TOKEN_PATTERN = rf"[{_NS_CLASS}]|[^\s{_NS_CLASS}\p{{P}}\p{{S}}]+"
@@ -369,7 +369,7 @@ def cached_artifact(key: str, build, load, save, directory: Optional[str]):
 
 
 def load_suite_for(params) -> object:
-    from pipeline.benchmarks import load_suite
+    from xcurate.contamination.suites import load_suite
     return load_suite(params.benchmarks, root=params.benchmarks_root, languages=params.languages,
                       benchmarks=params.benchmark_names)
 
@@ -756,7 +756,7 @@ class XlingDecontamParams(_SuiteParams):
 
 
 def xling_index_for(params, encoder) -> XlingIndex:
-    from stages._encoders import encoder_key
+    from xcurate.contamination.encoders import encoder_key
     suite = load_suite_for(params)
     conf = (params.k, params.min_tokens, params.max_passage_chars, params.prefilter_max_df)
     key = hashlib.sha256(f"xling-v1|{suite.fingerprint}|{encoder_key(params.encoder, params.encoder_prefix)}|"
@@ -778,7 +778,7 @@ class XlingDecontaminate(Stage):
     default_resources = Resources(num_cpus=1)
 
     def setup(self) -> None:
-        from stages._encoders import load_encoder
+        from xcurate.contamination.encoders import load_encoder
         p = self.params
         self.encoder = load_encoder(p.encoder, device=p.device, batch_size=p.batch_size, prefix=p.encoder_prefix)
         self.index = xling_index_for(p, self.encoder)

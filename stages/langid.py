@@ -23,11 +23,12 @@ import pyarrow as pa
 import yaml
 from pydantic import Field
 
-from stages import register
-from stages._text import dominant_scripts
-from stages.base import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.engine.registry import register
+from xcurate.text.words import dominant_scripts
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.resources import data_path
 
-LANG_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "languages"
+LANG_CONFIG_DIR = data_path("languages")
 DEFAULT_THRESHOLDS_FILE = LANG_CONFIG_DIR / "lid_thresholds.yaml"
 LID176_TABLE = LANG_CONFIG_DIR / "lid176_labels.tsv"
 BUNDLED_MODEL = "lid.176.ftz"

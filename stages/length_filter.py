@@ -6,9 +6,9 @@ from typing import Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stages import register
-from stages._text import split_words
-from stages.base import Resources, Stage, StageOutput, StageParams
+from xcurate.engine.registry import register
+from xcurate.text.words import split_words
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams
 
 
 class LengthParams(StageParams):

@@ -1,6 +1,6 @@
 """Stages of ``xcurate synth``: ``synth_unpack`` and ``mt_translate``.
 
-``xcurate synth`` expands its inputs into example rows (``pipeline/synth.py``) whose fields
+``xcurate synth`` expands its inputs into example rows (``pipeline/workflows/synth.py``) whose fields
 travel in the runner's ``metadata`` column; these stages turn them into the output schema
 and translate what needs translating, so generation, MT, QC, dedup and decontamination all
 run in the same runner with the same accounting.
@@ -23,8 +23,8 @@ from typing import Annotated, List, Optional, Union
 import pyarrow as pa
 from pydantic import Field
 
-from stages import register
-from stages.base import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.engine.registry import register
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
 
 MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 FIELDS = ("instruction", "input", "output")
@@ -89,8 +89,8 @@ class SynthUnpackStage(Stage):
 # translation
 
 def _backend_config_types():
-    from pipeline.mt.hf_backend import HFBackendConfig
-    from pipeline.mt.http_backend import HttpBackendConfig
+    from xcurate.mt.hf_backend import HFBackendConfig
+    from xcurate.mt.http_backend import HttpBackendConfig
     return Annotated[Union[HFBackendConfig, HttpBackendConfig], Field(discriminator="type")]
 
 
@@ -101,9 +101,9 @@ class MTTranslateParams(StageParams):
 
 def make_backend(cfg):
     if cfg.type == "transformers":
-        from pipeline.mt.hf_backend import HFSeq2SeqBackend
+        from xcurate.mt.hf_backend import HFSeq2SeqBackend
         return HFSeq2SeqBackend(cfg)
-    from pipeline.mt.http_backend import OpenAIBackend
+    from xcurate.mt.http_backend import OpenAIBackend
     return OpenAIBackend(cfg)
 
 
@@ -117,15 +117,15 @@ class MTTranslateStage(Stage):
     default_resources = Resources(num_cpus=1)
 
     def setup(self) -> None:
-        from pipeline.mt.base import Translator
-        from pipeline.mt.languages import LanguageTable
+        from xcurate.mt.base import Translator
+        from xcurate.mt.languages import LanguageTable
         self.table = LanguageTable.load(self.params.languages_table)
         self.backend = make_backend(self.params.backend)
         self.backend.setup()
         self.translator = Translator(self.backend, self.table)
 
     def process(self, table: pa.Table) -> StageOutput:
-        from pipeline.mt.base import MTFailure, TranslationRequest
+        from xcurate.mt.base import MTFailure, TranslationRequest
 
         rows = table.select([c for c in table.column_names if c in (
             *FIELDS, *SRC_COLS.values(), SRC_MESSAGES, "src_lang", "tgt_lang", "messages", "text",

@@ -6,8 +6,8 @@ import unicodedata
 
 import pyarrow as pa
 
-from stages import register
-from stages.base import Resources, Stage, StageOutput, StageParams, with_columns
+from xcurate.engine.registry import register
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, with_columns
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

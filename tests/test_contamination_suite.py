@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline.benchmarks import ADAPTERS, BenchmarkError, load_suite
-from pipeline.cli import UserError
+from xcurate.contamination.suites import ADAPTERS, BenchmarkError, load_suite
+from xcurate.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from stages import get_stage_class
-from stages._encoders import SentenceTransformerEncoder, USEm3Encoder, load_encoder
-from stages.decontaminate import XlingDecontaminate, split_passages, text_anchors
+from xcurate.engine.registry import get_stage_class
+from xcurate.contamination.encoders import SentenceTransformerEncoder, USEm3Encoder, load_encoder
+from xcurate.stages.decontaminate import XlingDecontaminate, split_passages, text_anchors
 from tests.test_contamination_ngram import _eval_module
 from tests.test_contamination_suite import need_shared, write_jsonl
 
@@ -85,7 +85,7 @@ def test_stage_flags_a_translation_and_not_clean_text(suite_path, tmp_path):
 def test_anchor_hashes_are_stable_xxhash64():
     # cached cross-lingual indexes store these hashes: they must not depend on a library version
     import xxhash
-    from stages.decontaminate import anchor_hashes
+    from xcurate.stages.decontaminate import anchor_hashes
     assert anchor_hashes({"#2016", "L:denver"}).tolist() == sorted(
         [xxhash.xxh64_intdigest("#2016"), xxhash.xxh64_intdigest("L:denver")])
 

@@ -3,9 +3,10 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.manifest import InvariantError, build_manifest, check_invariants
-from pipeline.runner import _apply_stage, unit_progress
-from stages.base import Stage, StageOutput, with_columns
+from xcurate.engine.manifest import InvariantError, build_manifest, check_invariants
+from xcurate.engine.operators import _apply_stage
+from xcurate.engine.writer import unit_progress
+from xcurate.engine.stage import Stage, StageOutput, with_columns
 
 
 class PatternDrop(Stage):
@@ -58,7 +59,7 @@ def test_random_drop_patterns_add_up(n, data):
 
 def test_manifest_invariant_detects_lost_rows(tmp_path):
     import json
-    from pipeline import fsutil
+    from xcurate import fsutil
     prog = tmp_path / "_xc_progress"
     prog.mkdir()
     table = unit_table(5)

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from pipeline.config import ConfigError, apply_override, load_config
-from pipeline.io import InputError, ReadOptions, plan_read_specs
-from stages import available_stages, get_stage_class
-from stages.base import Stage
+from xcurate.engine.config import ConfigError, apply_override, load_config
+from xcurate.engine.io import InputError, ReadOptions, plan_read_specs
+from xcurate.engine.registry import available_stages, get_stage_class
+from xcurate.engine.stage import Stage
 
 
 def write(tmp_path, name, text):
@@ -106,7 +106,7 @@ def test_plain_jsonl_is_cut_into_line_aligned_ranges(tmp_path):
     p = tmp_path / "a.jsonl"
     lines = [json.dumps({"text": f"doc {i} " + "x" * (i % 50)}) for i in range(2000)]
     p.write_text("\n".join(lines) + "\n")
-    from pipeline.io import read_spec
+    from xcurate.engine.io import read_spec
     opts = ReadOptions(unit_bytes=4096)
     specs = plan_read_specs(load_config({"input": {"paths": [str(p)]}}).input, opts)
     assert len(specs) > 5
@@ -121,14 +121,14 @@ def test_plain_jsonl_is_cut_into_line_aligned_ranges(tmp_path):
 
 @pytest.mark.parametrize("args", [["validate", "nope.yaml"], ["run", "nope.yaml", "-o", "x"]])
 def test_cli_errors_exit_nonzero_without_traceback(args, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=tmp_path,
+    r = subprocess.run([sys.executable, "-m", "xcurate", *args], capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(__import__("conftest").REPO), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 2, r.stderr
     assert "config file not found" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_help_everywhere():
-    from pipeline.cli import build_parser
+    from xcurate.cli import build_parser
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, p in sub.choices.items():
@@ -136,7 +136,7 @@ def test_cli_help_everywhere():
 
 
 def test_actor_pools_leave_a_cpu_free_and_use_gpus_when_there():
-    from pipeline.runner import _actor_pools
+    from xcurate.engine.cluster import actor_pools as _actor_pools
     cfg = load_config({"input": {"paths": ["x"]}, "stages": [
         {"type": "langid"}, {"type": "normalize"},
         {"type": "decontaminate_xling", "params": {"benchmarks": "configs/benchmarks/demo_en.yaml"}},

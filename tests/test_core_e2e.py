@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from pipeline.errors import UserError
-from pipeline.runner import run_pipeline
+from xcurate.errors import UserError
+from xcurate.engine.runner import run_pipeline
 
 STAGES = [{"type": "normalize"}, {"type": "length_filter", "params": {"min_chars": 10}}]
 
@@ -73,7 +73,7 @@ def test_manifest_accounts_for_every_document(e2e_run):
 
 
 def test_stats_prints_the_summary(e2e_run, capsys):
-    from pipeline.cli import main
+    from xcurate.cli import main
     out, m, _ = e2e_run
     assert main(["stats", str(out)]) == 0
     text = capsys.readouterr().out

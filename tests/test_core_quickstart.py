@@ -5,9 +5,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO
-from pipeline.config import load_config
-from pipeline.runner import run_pipeline
-from stages import available_stages
+from xcurate.engine.config import load_config
+from xcurate.engine.runner import run_pipeline
+from xcurate.engine.registry import available_stages
 
 # Stages that work on generated instruction data, not on a web-text corpus (exercised by `xcurate synth` tests).
 NOT_FOR_CORPUS = {"synth_unpack", "mt_translate", "synth_qc"}

@@ -15,7 +15,7 @@ from conftest import REPO
 def _cli(args, **kw):
     env = dict(os.environ, PYTHONPATH=str(REPO), RAY_ADDRESS="")
     env.pop("RAY_ADDRESS")
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], env=env, cwd=str(REPO),
+    return subprocess.Popen([sys.executable, "-m", "xcurate", *args], env=env, cwd=str(REPO),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, **kw)
 
 

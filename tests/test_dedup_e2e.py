@@ -1,4 +1,4 @@
-"""exact_dedup + minhash_dedup through pipeline.runner.run_pipeline (real local Ray)."""
+"""exact_dedup + minhash_dedup through xcurate.engine.runner.run_pipeline (real local Ray)."""
 import json
 import random
 
@@ -8,7 +8,7 @@ from tests.dedup_helpers import edit_words, random_doc
 
 
 def test_pipeline_with_dedup_stages(ray_local, tmp_path):
-    from pipeline.runner import run_pipeline
+    from xcurate.engine.runner import run_pipeline
 
     rng = random.Random(4)
     records = []

@@ -6,12 +6,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from stages._text import split_words
-from stages.exact_dedup import ExactDedupParams, normalize_exact, text_digests
-from stages.minhash_dedup import (MinHashDedupParams, MinHashSpec, band_keys, jaccard, minhash_from_hashes,
-                                  normalize_series, shingle_hashes, shingle_strings, signatures, tokenize_series,
-                                  unique_shingle_sets)
-from pipeline.dedup.select import choose_keepers
+from xcurate.text.words import split_words
+from xcurate.dedup.digests import normalize_exact, text_digests
+from xcurate.dedup.signatures import (MinHashSpec, band_keys, jaccard, minhash_from_hashes, normalize_series,
+                                      shingle_hashes, shingle_strings, signatures, tokenize_series, unique_shingle_sets)
+from xcurate.stages.exact_dedup import ExactDedupParams
+from xcurate.stages.minhash_dedup import MinHashDedupParams
+from xcurate.dedup.select import choose_keepers
 from tests.dedup_helpers import edit_words, random_doc
 
 MIXED = ["Hello, World! 123 times.", "Ça coûte 3,50 € — déjà vu?", "東京は日本の首都です。大阪も大きい。",
@@ -148,7 +149,7 @@ class LocalPhases:
     """Runs phase tasks in-process (the components algorithm without Ray)."""
 
     def __init__(self, root):
-        from pipeline.dedup.store import Phases
+        from xcurate.dedup.store import Phases
         self._p = Phases(str(root), 1)
         self.log = {}
 
@@ -163,8 +164,8 @@ class LocalPhases:
 def test_large_small_star_components_match_scipy(tmp_path, seed):
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    from pipeline.dedup.components import run_components, write_edges
-    from pipeline.dedup.store import make_doc, read_part
+    from xcurate.dedup.components import run_components, write_edges
+    from xcurate.dedup.store import make_doc, read_part
 
     rng = np.random.default_rng(seed)
     n = 400

@@ -7,10 +7,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.dedup.store import CRASH_ENV, InjectedCrash
-from stages.base import Resources
-from stages.exact_dedup import ExactDedup, ExactDedupParams
-from stages.minhash_dedup import MinHashDedup, MinHashDedupParams
+from xcurate.dedup.store import CRASH_ENV, InjectedCrash
+from xcurate.engine.stage import Resources
+from xcurate.stages.exact_dedup import ExactDedup, ExactDedupParams
+from xcurate.stages.minhash_dedup import MinHashDedup, MinHashDedupParams
 from tests.dedup_helpers import dropped_ids, edit_words, random_doc, read_outputs, write_units
 
 
@@ -203,8 +203,8 @@ def test_missing_column_is_a_clear_error(ray_local, tmp_path):
 KILL_SCRIPT = """
 import sys, ray
 sys.path.insert(0, {repo!r})
-from stages.base import Resources
-from stages.minhash_dedup import MinHashDedup
+from xcurate.engine.stage import Resources
+from xcurate.stages.minhash_dedup import MinHashDedup
 ray.init(num_cpus=1, include_dashboard=False)
 MinHashDedup().run({paths!r}, {out!r}, {work!r}, "minhash_dedup", Resources(num_cpus=1))
 """

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from pipeline.calibrate import calibrate, fineweb2_threshold
-from stages import get_stage_class
-from stages.langid import (LangIdParams, LangIdStage, bundled_model_path, load_fasttext_model, load_label_table,
+from xcurate.workflows.calibrate import calibrate, fineweb2_threshold
+from xcurate.engine.registry import get_stage_class
+from xcurate.stages.langid import (LangIdParams, LangIdStage, bundled_model_path, load_fasttext_model, load_label_table,
                            map_label, preprocess_batch, resolve_model_path)
 
 
@@ -136,7 +136,7 @@ def test_fineweb2_rule():
 
 
 def test_calibrate_lid_cli_writes_a_table_the_stage_reads(tmp_path, capsys, shared_data):
-    from pipeline.cli import main
+    from xcurate.cli import main
     out = tmp_path / "thresholds.yaml"
     rc = main(["calibrate-lid", str(shared_data / "corpus" / "ud_docs.jsonl"), "-o", str(out),
                "--sample", "1500", "--min-docs", "20"])

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.cli import UserError
-from pipeline.mix_policies import (CurveFit, explicit_policy, fit_curve, optimize_allocation, objective,
+from xcurate.errors import UserError
+from xcurate.mix.policies import (CurveFit, explicit_policy, fit_curve, optimize_allocation, objective,
                                    rehydration_weight, scaling_law_policy, temperature_policy, unimax_policy)
 
 AVAIL = {"en": 1000.0, "de": 300.0, "sw": 50.0, "yo": 10.0}

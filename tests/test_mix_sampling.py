@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import UserError, main
-from pipeline.mix import run_mix
-from pipeline.mix_policies import rehydration_weight, unimax_policy
-from pipeline.mix_tokens import default_sentencepiece_model
+from xcurate.cli import main
+from xcurate.errors import UserError
+from xcurate.workflows.mix import run_mix
+from xcurate.mix.policies import rehydration_weight, unimax_policy
+from xcurate.mix.tokens import default_sentencepiece_model
 
 UD_LANGS = ["eng_Latn", "deu_Latn", "fin_Latn", "kor_Hang", "yor_Latn", "tel_Telu"]
 TATOEBA = {"deu": "deu_Latn", "fin": "fin_Latn", "kor": "kor_Hang"}
@@ -334,7 +335,7 @@ def test_dataset_without_language_information_is_an_error(ray_local, tmp_path, c
 
 
 def test_example_configs_validate():
-    from pipeline.mix import load_mix_config
+    from xcurate.workflows.mix import load_mix_config
     configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("mix*.yaml"))
     assert len(configs) >= 3
     types = {load_mix_config(str(c)).policy.type for c in configs}

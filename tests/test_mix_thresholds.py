@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.fsutil import atomic_write_parquet
-from pipeline.mix_sample import GroupChoice, choose_thresholds, read_side, unit_bins, unit_uniforms
-from pipeline.mix_tokens import SIDE_SCHEMA, Shard
+from xcurate.fsutil import atomic_write_parquet
+from xcurate.mix.sample import GroupChoice, choose_thresholds, read_side, unit_bins, unit_uniforms
+from xcurate.mix.tokens import SIDE_SCHEMA, Shard
 
 REHYDRATE = [[1, 1], [3, 2], [8, 3]]
 # (source, languages of each of its shards): mixed-language and single-language shards
@@ -151,7 +151,7 @@ def test_no_fractional_group_runs_no_task(ray_local, side_shards):
 
 @pytest.mark.parametrize("rehydrate", [None, REHYDRATE])
 def test_source_stats_are_aggregated_per_shard(ray_local, side_shards, rehydrate):
-    from pipeline.mix import MixConfig, source_stats
+    from xcurate.workflows.mix import MixConfig, source_stats
 
     cfg = MixConfig.model_validate({
         "sources": [{"name": "web", "path": "unused"}, {"name": "books", "path": "unused", "languages": ["sw"]}],

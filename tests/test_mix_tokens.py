@@ -3,8 +3,8 @@ import base64
 
 import pytest
 
-from pipeline.cli import UserError
-from pipeline.mix_tokens import TokenCounter, default_sentencepiece_model, resolve_tokenizer
+from xcurate.errors import UserError
+from xcurate.mix.tokens import TokenCounter, default_sentencepiece_model, resolve_tokenizer
 
 TEXTS = ["the cat sat on the mat", "Здравствуйте, мир", "東京は日本の首都です", ""]
 

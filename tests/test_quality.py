@@ -5,9 +5,9 @@ from collections import defaultdict
 import pyarrow as pa
 import pytest
 
-from stages import get_stage_class
-from stages._text import count_sentences, quality_words
-from stages.quality import (LanguageSettings, QualityParams, QualityStage, c4_quality, fineweb_quality,
+from xcurate.engine.registry import get_stage_class
+from xcurate.text.words import count_sentences, quality_words
+from xcurate.stages.quality import (LanguageSettings, QualityParams, QualityStage, c4_quality, fineweb_quality,
                             gopher_quality, gopher_repetition, tokenizer_for)
 
 # Languages whose datatrove word tokenizer (spaCy) is installed here: Latin, Cyrillic, Greek, Hebrew,
@@ -162,7 +162,7 @@ def test_bad_input():
 
 def test_langid_and_quality_end_to_end(tmp_path, shared_data, ray_local):
     """Real UD documents through normalize -> langid -> quality on local Ray: per-language output, reasons."""
-    from pipeline.runner import run_pipeline
+    from xcurate.engine.runner import run_pipeline
     lines = open(shared_data / "corpus" / "ud_docs.jsonl", encoding="utf-8").read().splitlines()[::25]
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines + [json.dumps({"id": "empty", "text": "   "})]) + "\n", encoding="utf-8")

@@ -6,12 +6,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.mt.languages import LanguageTable, UnsupportedLanguageError
-from pipeline.mt.text import mask, numbers_in, plan_pieces, protected_spans, reassemble, split_sentences, \
+from xcurate.mt.languages import LanguageTable, UnsupportedLanguageError
+from xcurate.mt.text import mask, numbers_in, plan_pieces, protected_spans, reassemble, split_sentences, \
     unmask, approx_tokens
-from pipeline.synth_io import BitextInput, InputFormatError, InstructionInput, iter_bitext, iter_instructions
-from pipeline.synth_tasks import TemplateLibrary, instruction_examples, translation_examples
-from stages.synth_qc import SynthQCParams, SynthQCStage
+from xcurate.synth.io import BitextInput, InputFormatError, InstructionInput, iter_bitext, iter_instructions
+from xcurate.synth.tasks import TemplateLibrary, instruction_examples, translation_examples
+from xcurate.stages.synth_qc import SynthQCParams, SynthQCStage
 
 TABLE = LanguageTable.load()
 

@@ -5,9 +5,9 @@ import json
 
 import pyarrow.dataset as pads
 
-from pipeline.cli import main as cli_main
-from pipeline.synth import run_synth
-from pipeline.mt.fake_server import FakeMTServer
+from xcurate.cli import main as cli_main
+from xcurate.workflows.synth import run_synth
+from xcurate.mt.fake_server import FakeMTServer
 from test_synth_hf import tiny_m2m100  # noqa: F401  (session fixture)
 
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from pipeline.mt.base import TranslationRequest, Translator
-from pipeline.mt.hf_backend import HFBackendConfig, HFSeq2SeqBackend
-from pipeline.mt.languages import LanguageTable, UnsupportedLanguageError
-from pipeline.mt.tiny import build_tiny_m2m100, build_tiny_marian
+from xcurate.mt.base import TranslationRequest, Translator
+from xcurate.mt.hf_backend import HFBackendConfig, HFSeq2SeqBackend
+from xcurate.mt.languages import LanguageTable, UnsupportedLanguageError
+from xcurate.mt.tiny import build_tiny_m2m100, build_tiny_marian
 
 TABLE = LanguageTable.load()
 EN, DE, FR, KAB = (TABLE.resolve(c) for c in ("en", "de", "fr", "kab"))
@@ -87,7 +87,7 @@ def test_long_inputs_are_split_at_sentences(tiny_m2m100):
 
 
 def test_nllb_flores_codes(tmp_path, shared_data):
-    from pipeline.mt.tiny import build_tiny_nllb
+    from xcurate.mt.tiny import build_tiny_nllb
     path = build_tiny_nllb(tatoeba_sentences(shared_data, limit=3000), str(tmp_path / "nllb"), vocab_size=1000)
     b = HFSeq2SeqBackend(HFBackendConfig(model=path, max_output_tokens=8))
     out = b.translate(["Hello world.", "How are you today?"], EN, TABLE.resolve("sw"))

@@ -1,10 +1,10 @@
 """OpenAI-compatible HTTP backend against a local fault-injecting server."""
 import logging
 
-from pipeline.mt.base import MTFailure, TranslationRequest, Translator
-from pipeline.mt.http_backend import HttpBackendConfig, OpenAIBackend
-from pipeline.mt.languages import LanguageTable
-from pipeline.mt.fake_server import FakeMTServer
+from xcurate.mt.base import MTFailure, TranslationRequest, Translator
+from xcurate.mt.http_backend import HttpBackendConfig, OpenAIBackend
+from xcurate.mt.languages import LanguageTable
+from xcurate.mt.fake_server import FakeMTServer
 
 TABLE = LanguageTable.load()
 EN, DE = TABLE.resolve("en"), TABLE.resolve("de")

@@ -1,5 +1,5 @@
 """Word splitting per script, dominant script, sentence counting (stages/_text.py)."""
-from stages._text import (count_sentences, dominant_script, dominant_scripts, quality_words, script_fractions,
+from xcurate.text.words import (count_sentences, dominant_script, dominant_scripts, quality_words, script_fractions,
                           split_words)
 
 
@@ -50,7 +50,7 @@ def test_word_tokenizer_matches_datatrove_spacy_tokens_per_language():
     """auto engine = datatrove's own spaCy tokenizer for the language (memoised per chunk), incl. the
     per-language punctuation rules a regex cannot follow."""
     from datatrove.utils.word_tokenizers import load_word_tokenizer
-    from stages._text import SpacyChunkTokenizer, word_tokenizer
+    from xcurate.text.words import SpacyChunkTokenizer, word_tokenizer
     samples = {
         "hye_Armn": "Նա ասաց՝ ի՞նչ ես անում։ 2010-ին ԱՄՆ-ի դեսպանը։",
         "rus_Cyrl": "В 1990-х гг. он жил в г. Москве (2-го числа) &#39;&#39;Зенит&#39;&#39;.",
@@ -68,7 +68,7 @@ def test_word_tokenizer_matches_datatrove_spacy_tokens_per_language():
 
 
 def test_word_tokenizer_falls_back_to_memoised_regex_profiles():
-    from stages._text import RegexChunkTokenizer, word_tokenizer
+    from xcurate.text.words import RegexChunkTokenizer, word_tokenizer
     text = "Edison@ENRON 06/02/2001 -x 3 -4 U.S. e.g. 我们是学生。 I can't"
     for language, engine, profile in [("xyz_Latn", "auto", "default"), ("eng_Latn", "regex", "en"),
                                       (None, "auto", "de"), ("cmn_Hani", "auto", "default")]:

@@ -26,7 +26,7 @@ import regex
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from stages._text import dominant_script, is_no_space_script, quality_words  # noqa: E402
+from xcurate.text.words import dominant_script, is_no_space_script, quality_words  # noqa: E402
 
 OUT_DIR = REPO / "configs" / "languages" / "quality"
 N_STOP_WORDS = 8

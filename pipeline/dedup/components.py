@@ -20,7 +20,7 @@ from typing import Dict
 import numpy as np
 import pyarrow as pa
 
-from pipeline.dedup.store import Phases, hash_partition, list_files, read_part, read_table, unit_of, write_parts
+from xcurate.dedup.store import Phases, hash_partition, list_files, read_part, read_table, unit_of, write_parts
 
 MAX_ROUNDS = 64
 
@@ -42,7 +42,7 @@ def single_worker_components(edges_base: str, labels_base: str) -> dict:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     import pyarrow.fs as pafs
-    from pipeline import fsutil
+    from xcurate import fsutil
 
     fs, p = fsutil.filesystem_for(edges_base)
     part_dirs = [i.path for i in fs.get_file_info(pafs.FileSelector(p, allow_not_found=True))

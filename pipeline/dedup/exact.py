@@ -10,26 +10,25 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipeline import fsutil
-from pipeline.dedup.minhash import _eligible_batches, _texts
-from pipeline.dedup.select import pick_task, rank_attributes, write_unit_task
-from pipeline.dedup.store import (auto_partitions, make_doc, start_run, total_rows,
+from xcurate import fsutil
+from xcurate.dedup.digests import normalize_exact, text_digests
+from xcurate.dedup.select import pick_task, rank_attributes, write_unit_task
+from xcurate.dedup.store import (eligible_batches, texts_of, auto_partitions, make_doc, start_run, total_rows,
                                   unit_task_names, write_parts)
 
 ROWS_PER_PARTITION = 2_000_000
 
 
 def hash_task(unit: int, path: str, params, out_base: str, num_parts: int) -> dict:
-    from stages.exact_dedup import normalize_exact, text_digests
 
     columns = [params.text_column] + ([params.language_column] if params.scope == "language" else [])
     his, los, rows_all = [], [], []
     eligible_total = 0
-    for offset, batch, idx in _eligible_batches(path, columns, params.batch_rows):
+    for offset, batch, idx in eligible_batches(path, columns, params.batch_rows):
         eligible_total += len(idx)
         if not len(idx):
             continue
-        normalized = normalize_exact(_texts(batch, params.text_column, idx), params).to_list()
+        normalized = normalize_exact(texts_of(batch, params.text_column, idx), params).to_list()
         scopes = (batch.column(params.language_column).take(pa.array(idx)).to_pylist()
                   if params.scope == "language" else None)
         hi, lo, non_empty = text_digests(normalized, scopes)

@@ -16,46 +16,28 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipeline import fsutil
-from pipeline.dedup.components import run_components, write_edges
-from pipeline.dedup.select import gather_attributes_task, pick_task, write_unit_task
-from pipeline.dedup.store import (auto_partitions, hash_partition, make_doc, start_run,
+from xcurate import fsutil
+from xcurate.dedup.signatures import band_keys, jaccard, signatures, string_salt, unique_shingle_sets
+from xcurate.dedup.components import run_components, write_edges
+from xcurate.dedup.select import gather_attributes_task, pick_task, write_unit_task
+from xcurate.dedup.store import (eligible_batches, texts_of, auto_partitions, hash_partition, make_doc, start_run,
                                   open_parquet, read_part, row_of, total_rows, unit_of, unit_task_names,
                                   write_parts)
 
 BAND_ROWS_PER_PARTITION = 500_000  # ~12 MB of (band, key, doc) rows per bucket task: memory stays flat
 
 
-def _eligible_batches(path: str, columns, batch_rows: int):
-    """(row offset, batch, indices of eligible rows) over a unit file, batch by batch."""
-    pf = open_parquet(path)
-    offset = 0
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns) + ["_xc_drop_stage"]):
-        eligible = np.flatnonzero(pc.is_null(batch.column("_xc_drop_stage")).to_numpy(zero_copy_only=False))
-        yield offset, batch, eligible
-        offset += batch.num_rows
-
-
-def _texts(batch: pa.RecordBatch, column: str, idx: np.ndarray):
-    import polars as pl
-    arr = batch.column(column).take(pa.array(idx))
-    return pl.from_arrow(arr.cast(pa.large_string()))
-
-
 def signature_task(unit: int, path: str, params, bands_base: str, num_parts: int) -> dict:
-    from stages.minhash_dedup import band_keys, signatures, string_salt
-
     spec = params.spec()
     columns = [params.text_column] + ([params.language_column] if params.scope == "language" else [])
     keys_all, docs_all = [], []
     eligible_total = signed = 0
-    for offset, batch, idx in _eligible_batches(path, columns, params.batch_rows):
+    for offset, batch, idx in eligible_batches(path, columns, params.batch_rows):
         eligible_total += len(idx)
         if not len(idx):
             continue
-        sig, has = signatures(_texts(batch, params.text_column, idx), spec)
+        sig, has = signatures(texts_of(batch, params.text_column, idx), spec)
         salt = None
         if params.scope == "language":
             langs = batch.column(params.language_column).take(pa.array(idx[has])).to_pylist()
@@ -102,7 +84,6 @@ def bucket_task(part: int, bands_base: str, edges_base: str, pairs_base: str, ne
 
 def verify_shingles_task(unit: int, path: str, params, need_base: str, out_base: str, num_parts: int) -> dict:
     """Shingle sets of this unit's candidate docs, partitioned by doc hash."""
-    from stages.minhash_dedup import unique_shingle_sets
 
     need = read_part(need_base, unit)
     if need is None:
@@ -139,7 +120,6 @@ def verify_join_task(part: int, pairs_base: str, shingles_base: str, out_base: s
 def verify_pairs_task(part: int, joined_base: str, shingles_base: str, edges_base: str, num_parts: int,
                       threshold: float) -> dict:
     """Keep the pairs whose exact Jaccard similarity of shingle sets reaches the threshold."""
-    from stages.minhash_dedup import jaccard
 
     joined = read_part(joined_base, part)
     if joined is None:

@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import fsutil
-from pipeline.dedup.store import (hash_partition, open_parquet, output_path, read_part, row_of, unit_of,
+from xcurate import schema
+from xcurate import fsutil
+from xcurate.dedup.store import (hash_partition, open_parquet, output_path, read_part, row_of, unit_of,
                                   write_parts)
 
 RANK_COLUMNS = ("id", "length", "quality")
@@ -91,7 +92,7 @@ def write_unit_task(unit: int, path: str, out_dir: str, decisions_base: str, sta
         return {"rows": -1, "dropped": -1, "skipped": True}
     table = open_parquet(path).read()
     n = table.num_rows
-    eligible = pc.is_null(table["_xc_drop_stage"]).to_numpy(zero_copy_only=False)
+    eligible = pc.is_null(table[schema.DROP_STAGE]).to_numpy(zero_copy_only=False)
     ids = table[id_column].cast(pa.string()).to_numpy(zero_copy_only=False)
     kept_id = np.where(eligible, ids, None).astype(object) if singleton_cluster else np.full(n, None, object)
     size = np.where(eligible, 1, 0).astype(np.int64) if singleton_cluster else np.zeros(n, np.int64)
@@ -111,17 +112,17 @@ def write_unit_task(unit: int, path: str, out_dir: str, decisions_base: str, sta
         drop[rows[dropped]] = True
         duplicate_of[rows[dropped]] = kept_id[rows[dropped]]
 
-    stage_col = table["_xc_drop_stage"].to_numpy(zero_copy_only=False).astype(object)
-    reason_col = table["_xc_drop_reason"].to_numpy(zero_copy_only=False).astype(object)
+    stage_col = table[schema.DROP_STAGE].to_numpy(zero_copy_only=False).astype(object)
+    reason_col = table[schema.DROP_REASON].to_numpy(zero_copy_only=False).astype(object)
     stage_col[drop] = stage_name
     reason_col[drop] = reason
-    new = {"_xc_drop_stage": pa.array(stage_col, pa.string()),
-           "_xc_drop_reason": pa.array(reason_col, pa.string()),
+    new = {schema.DROP_STAGE: pa.array(stage_col, pa.string()),
+           schema.DROP_REASON: pa.array(reason_col, pa.string()),
            columns["size"]: pa.array(size, pa.int64(), mask=~size_valid),
            columns["duplicate_of"]: pa.array(duplicate_of, pa.string())}
     if columns.get("kept_id"):
         new[columns["kept_id"]] = pa.array(kept_id, pa.string())
-    from stages.base import with_columns
+    from xcurate.schema import with_columns
     table = with_columns(table, new)
     fsutil.atomic_write_parquet(table, out_path)
     return {"rows": n, "dropped": int(drop.sum()), "skipped": False}

@@ -10,10 +10,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline import fsutil
+from xcurate import schema
+from xcurate.dedup.signatures import fmix64
+from xcurate import fsutil
 
 # Test hook: the driver stops with InjectedCrash right after this phase completes, the way a
 # killed driver would (used to test that a rerun continues and gives the same result).
@@ -43,7 +46,6 @@ def row_of(doc: np.ndarray) -> np.ndarray:
 
 def hash_partition(values: np.ndarray, num_parts: int) -> np.ndarray:
     """Partition of int64/uint64 keys (mixed first, so structured ids spread evenly)."""
-    from stages.minhash_dedup import fmix64
     return (fmix64(values.view(np.uint64) if values.dtype == np.int64 else values) % np.uint64(num_parts)).astype(
         np.int64)
 
@@ -176,7 +178,7 @@ class Phases:
 def start_run(params, unit_files: Sequence[str], work_dir: str, stage_name: str, resources) -> Tuple[List[str], str, "Phases"]:
     """Check the columns a dedup stage needs and open its resumable phase directory."""
     unit_files = list(unit_files)
-    required = [params.text_column, params.id_column, "_xc_drop_stage", "_xc_drop_reason"]
+    required = [params.text_column, params.id_column, schema.DROP_STAGE, schema.DROP_REASON]
     if params.scope == "language":
         required.append(params.language_column)
     if params.keep == "highest_quality":
@@ -192,3 +194,22 @@ def unit_task_names(unit_files: Sequence[str]) -> List[str]:
 
 def output_path(out_dir: str, unit_file: str) -> str:
     return fsutil.join(out_dir, unit_file.rstrip("/").rsplit("/", 1)[-1])
+
+
+# ---------------------------------------------------------------------------- unit batches
+
+
+def eligible_batches(path: str, columns, batch_rows: int):
+    """(row offset, batch, indices of eligible rows) over a unit file, batch by batch."""
+    pf = open_parquet(path)
+    offset = 0
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns) + [schema.DROP_STAGE]):
+        eligible = np.flatnonzero(pc.is_null(batch.column(schema.DROP_STAGE)).to_numpy(zero_copy_only=False))
+        yield offset, batch, eligible
+        offset += batch.num_rows
+
+
+def texts_of(batch: pa.RecordBatch, column: str, idx: np.ndarray):
+    import polars as pl
+    arr = batch.column(column).take(pa.array(idx))
+    return pl.from_arrow(arr.cast(pa.large_string()))

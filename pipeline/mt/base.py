@@ -11,8 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from pipeline.mt.languages import Language, LanguageTable
-from pipeline.mt.text import approx_tokens, plan_pieces, reassemble
+from xcurate.mt.languages import Language, LanguageTable
+from xcurate.mt.text import approx_tokens, plan_pieces, reassemble
 
 
 @dataclass(frozen=True)

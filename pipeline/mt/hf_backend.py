@@ -17,8 +17,8 @@ from typing import List, Literal, Optional, Sequence, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.mt.base import MTBackend, MTFailure, Result
-from pipeline.mt.languages import Language, LanguageTable, UnsupportedLanguageError
+from xcurate.mt.base import MTBackend, MTFailure, Result
+from xcurate.mt.languages import Language, LanguageTable, UnsupportedLanguageError
 
 
 class HFBackendConfig(BaseModel):

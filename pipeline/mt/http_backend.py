@@ -22,8 +22,8 @@ from typing import List, Literal, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.mt.base import MTBackend, MTFailure, Result
-from pipeline.mt.languages import Language
+from xcurate.mt.base import MTBackend, MTFailure, Result
+from xcurate.mt.languages import Language
 
 DEFAULT_PROMPT = ("Translate the following text from {src_name} to {tgt_name}. Keep tokens like [[0]] and "
                   "code, URLs and numbers unchanged. Reply with the translation only.\n\n{text}")

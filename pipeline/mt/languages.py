@@ -12,8 +12,9 @@ import functools
 import os
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
+from xcurate.resources import data_path
 
-DEFAULT_TABLE = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "languages", "iso639_names.tsv")
+DEFAULT_TABLE = str(data_path("languages", "iso639_names.tsv"))
 
 NO_SPACE_SCRIPTS = {"Hans", "Hant", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"}
 

@@ -11,7 +11,7 @@ stage's columns added, plus one drop reason per row (``None`` = keep). A reason 
 machine-readable string, ``"<filter>:<why>"`` where a stage has several filters.
 
 Global stages (dedup) need the whole corpus; they subclass :class:`GlobalStage` and are
-run by the runner between streaming segments (see ``pipeline/runner.py``).
+run by the runner between streaming segments (see ``xcurate.engine.runner``).
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from typing import ClassVar, Optional, Sequence
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
+
+from xcurate.schema import with_columns  # noqa: F401  (re-exported for stages)
 
 
 class StageParams(BaseModel):
@@ -48,12 +50,18 @@ class StageOutput:
 
 
 class Stage:
-    """Base class of streaming stages."""
+    """Base class of every stage: per-batch (``process``) or global (``run``, see :class:`GlobalStage`).
+
+    ``reads``/``writes`` declare the columns a stage needs and adds; where they depend on the
+    parameters, override :meth:`input_columns` / :meth:`output_columns`. ``validate`` checks them
+    against the input and the earlier stages' writes before Ray starts.
+    """
 
     name: ClassVar[str] = ""
     reads: ClassVar[Sequence[str]] = ("text",)
     writes: ClassVar[Sequence[str]] = ()
     uses_model: ClassVar[bool] = False
+    is_global: ClassVar[bool] = False
     # A model stage that runs faster on a GPU: when the config gives no `resources` and the
     # cluster has GPUs, the runner gives each actor one GPU.
     gpu_capable: ClassVar[bool] = False
@@ -63,6 +71,19 @@ class Stage:
     def __init__(self, params: Optional[StageParams] = None):
         self.params = params if params is not None else self.Params()
 
+    @classmethod
+    def kind(cls) -> str:
+        """How the runner executes it: ``task``, ``actor`` (model loaded once) or ``global``."""
+        return "global" if cls.is_global else ("actor" if cls.uses_model else "task")
+
+    def input_columns(self) -> Sequence[str]:
+        """Columns this stage reads (with these parameters)."""
+        return tuple(self.reads)
+
+    def output_columns(self) -> Sequence[str]:
+        """Columns this stage adds or replaces (with these parameters)."""
+        return tuple(self.writes)
+
     def setup(self) -> None:
         """Load models or tables; called once per worker/actor before the first batch."""
 
@@ -71,34 +92,28 @@ class Stage:
 
     # Convenience for tests and notebooks: run setup lazily and process one table.
     def __call__(self, table: pa.Table) -> StageOutput:
-        if not getattr(self, "_xc_ready", False):
+        if not getattr(self, "_ready", False):
             self.setup()
-            self._xc_ready = True
+            self._ready = True
         return self.process(table)
 
 
-class GlobalStage:
+class GlobalStage(Stage):
     """A stage that needs the whole corpus (exact / near-duplicate removal).
 
     ``run`` gets the per-unit Parquet files of the previous segment (all rows, with the
-    runner's bookkeeping columns ``_xc_unit``, ``_xc_row``, ``_xc_drop_stage``,
-    ``_xc_drop_reason``) and must write, for every input file, a file of the same name in
-    ``out_dir`` holding the same rows in the same order, with ``_xc_drop_stage`` /
-    ``_xc_drop_reason`` set for the rows it drops (only rows not dropped earlier are
-    eligible) and its ``writes`` columns added. Writes are atomic; files already present in
-    ``out_dir`` are complete (resume). It may use Ray (it runs on the driver and launches
-    distributed work) but must never collect the corpus on the driver.
+    runner's bookkeeping columns, ``xcurate.schema.BOOKKEEPING``) and must write, for every
+    input file, a file of the same name in ``out_dir`` holding the same rows in the same
+    order, with the drop-stage / drop-reason columns set for the rows it drops (only rows not
+    dropped earlier are eligible) and its output columns added. Writes are atomic; files
+    already present in ``out_dir`` are complete (resume). It may use Ray (it runs on the
+    driver and launches distributed work) but must never collect the corpus on the driver.
     """
 
-    name: ClassVar[str] = ""
-    reads: ClassVar[Sequence[str]] = ("text",)
-    writes: ClassVar[Sequence[str]] = ()
-    Params: ClassVar[type[StageParams]] = StageParams
-    default_resources: ClassVar[Resources] = Resources()
     is_global: ClassVar[bool] = True
 
-    def __init__(self, params: Optional[StageParams] = None):
-        self.params = params if params is not None else self.Params()
+    def process(self, table: pa.Table) -> StageOutput:
+        raise TypeError(f"{self.name} is a global stage: the runner calls run(), not process()")
 
     def run(self, unit_files: Sequence[str], out_dir: str, work_dir: str, stage_name: str,
             resources: Resources) -> None:  # pragma: no cover - abstract
@@ -107,12 +122,3 @@ class GlobalStage:
 
 def reasons_array(reasons: Sequence[Optional[str]]) -> pa.Array:
     return pa.array(reasons, type=pa.string())
-
-
-def with_columns(table: pa.Table, columns: dict) -> pa.Table:
-    """Add or replace columns by name."""
-    for name, values in columns.items():
-        arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
-        idx = table.schema.get_field_index(name)
-        table = table.set_column(idx, name, arr) if idx >= 0 else table.append_column(name, arr)
-    return table

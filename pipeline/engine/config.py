@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Literal, Optional, Sequence, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.errors import UserError
-from stages.base import Resources, StageParams
+from xcurate.errors import UserError
+from xcurate.engine.stage import Resources, StageParams
 
 
 class ConfigError(UserError, ValueError):
@@ -94,7 +94,7 @@ class ResolvedStage:
 
     @property
     def is_global(self) -> bool:
-        return getattr(self.cls, "is_global", False)
+        return self.cls.is_global
 
     def build(self):
         return self.cls(self.params)
@@ -178,7 +178,7 @@ def read_yaml(path: str) -> dict:
 
 def load_config(source: Union[str, dict], overrides: Sequence[str] = ()) -> LoadedConfig:
     """Load, override and validate a pipeline config (path or dict). Raises ConfigError."""
-    from stages import get_stage_class
+    from xcurate.engine.registry import get_stage_class
 
     if isinstance(source, dict):
         raw, name, base_dir = copy.deepcopy(source), "<config>", os.getcwd()

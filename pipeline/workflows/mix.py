@@ -27,9 +27,9 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from pipeline.cli import UserError
-from pipeline.fsutil import atomic_write_bytes, atomic_write_json, exists, filesystem_for, join
-from pipeline.mix_policies import (_redistribute, explicit_policy, human_tokens, rehydration_weight,
+from xcurate.errors import UserError
+from xcurate.fsutil import atomic_write_bytes, atomic_write_json, exists, filesystem_for, join
+from xcurate.mix.policies import (_redistribute, explicit_policy, human_tokens, rehydration_weight,
                                    scaling_law_policy, temperature_policy, unimax_policy)
 
 # FineWeb-2's rehydration: copies per document by duplicate-cluster size ([min_size, copies]).
@@ -356,8 +356,8 @@ def plot_plan(plan: dict, path: str) -> None:
 def run_mix(config, outdir: str, dry_run: bool = False, seed: Optional[int] = None,
             address: Optional[str] = None, overwrite: bool = False, echo=print) -> dict:
     """Plan (and unless ``dry_run``, sample) a mixture; return the plan or the manifest."""
-    from pipeline.mix_sample import choose_thresholds, run_sampling
-    from pipeline.mix_tokens import CACHE_DIRNAME, count_tokens_on_ray, discover_shards, resolve_tokenizer
+    from xcurate.mix.sample import choose_thresholds, run_sampling
+    from xcurate.mix.tokens import CACHE_DIRNAME, count_tokens_on_ray, discover_shards, resolve_tokenizer
 
     cfg = load_mix_config(config)
     if seed is not None:

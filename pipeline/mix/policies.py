@@ -4,7 +4,7 @@ Every policy maps per-language *available* tokens (what one pass over the data g
 *planned* tokens. ``max_epochs`` caps each language at ``max_epochs × available``; what a
 policy does when a request exceeds that cap is the ``fill`` rule:
 
-* ``error`` (default): raise a :class:`~pipeline.cli.UserError` naming each language and
+* ``error`` (default): raise a :class:`~xcurate.cli.UserError` naming each language and
   the number of tokens it is short;
 * ``cap``: stop those languages at their cap (the total shrinks, the plan says by how much);
 * ``redistribute``: stop them at their cap and hand the excess to the other languages in
@@ -19,7 +19,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from pipeline.cli import UserError
+from xcurate.errors import UserError
 
 FILL_RULES = ("error", "cap", "redistribute")
 CURVE_FORMS = ("log", "power")

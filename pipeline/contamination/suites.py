@@ -36,9 +36,9 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 import yaml
 
-from pipeline.cli import UserError
+from xcurate.errors import UserError
+from xcurate.resources import shared_data_dir, shipped_config
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CANONICAL_FIELDS = ("context", "question", "choices", "answer", "text")
 
 
@@ -50,8 +50,6 @@ def _user_error(msg: str) -> BenchmarkError:
     return BenchmarkError(msg)
 
 
-def shared_data_dir() -> str:
-    return os.environ.get("XCURATE_SHARED_DATA") or os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data"))
 
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -504,9 +502,11 @@ def load_suite(source: Any, root: Optional[str] = None, languages: Optional[Sequ
 
 
 def resolve_suite_path(path: str) -> str:
-    """A suite path as given, else relative to the repo root (so configs work from any cwd)."""
+    """A suite path as given, else one of the suites shipped in ``configs/benchmarks``."""
     p = expand_path(path)
-    for cand in (p, os.path.join(REPO_ROOT, p)):
-        if os.path.isfile(cand):
-            return os.path.abspath(cand)
+    if os.path.isfile(p):
+        return os.path.abspath(p)
+    shipped = shipped_config(p)
+    if shipped is not None:
+        return str(shipped)
     raise _user_error(f"benchmark suite not found: {path}")

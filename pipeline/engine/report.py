@@ -6,7 +6,7 @@ import html
 import io
 from typing import List
 
-from pipeline import fsutil
+from xcurate import fsutil
 
 
 def figure_to_img(fig) -> str:
@@ -51,7 +51,7 @@ def _plots(manifest: dict) -> List[str]:
 
 
 def render_report(manifest: dict) -> str:
-    from pipeline.manifest import summary_text
+    from xcurate.engine.manifest import summary_text
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>xcurate run report</title>"
         "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}pre{background:#f5f5f5;padding:1em}</style>"

@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.fsutil import filesystem_for
+from xcurate.fsutil import filesystem_for
 
 
 class InputFormatError(ValueError):

@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Sequence
 
 import pyarrow as pa
 
-from pipeline.cli import UserError
+from xcurate import schema
+from xcurate.errors import UserError
 
 _MATCH_SCHEMA = pa.schema([
     ("kind", pa.string()), ("benchmark", pa.string()), ("item_id", pa.string()), ("item_language", pa.string()),
@@ -89,8 +90,8 @@ def resolve_inputs(data: Sequence[str]) -> List[str]:
 
 
 def _read_specs(data: Sequence[str], text_field: str, id_field: Optional[str]):
-    from pipeline.config import InputConfig
-    from pipeline.io import ReadOptions, plan_read_specs
+    from xcurate.engine.config import InputConfig
+    from xcurate.engine.io import ReadOptions, plan_read_specs
     opts = ReadOptions(text_field=text_field, id_field=id_field, keep_metadata=True)
     specs = plan_read_specs(InputConfig(paths=resolve_inputs(data), text_field=text_field, id_field=id_field), opts)
     return specs, opts
@@ -98,13 +99,13 @@ def _read_specs(data: Sequence[str], text_field: str, id_field: Optional[str]):
 
 def read_docs(batch: pa.Table, opts) -> pa.Table:
     """Ray Data op: one row = one serialized read spec → its documents (id, text, source, language)."""
-    from pipeline.io import ReadSpec, read_spec
+    from xcurate.engine.io import ReadSpec, read_spec
     for spec_json in batch["spec"].to_pylist():
         spec = ReadSpec(**json.loads(spec_json))
         for table in read_spec(spec, opts):
-            if "_xc_drop_reason" in table.column_names:  # records the reader quarantined
+            if schema.DROP_REASON in table.column_names:  # records the reader quarantined
                 import pyarrow.compute as pc
-                table = table.filter(pc.is_null(table["_xc_drop_reason"]))
+                table = table.filter(pc.is_null(table[schema.DROP_REASON]))
             yield pa.table({"id": table["id"], "text": table["text"], "source": table["source"],
                             "language": _languages(table)})
 
@@ -130,7 +131,7 @@ class AuditScanner:
     """Actor: loads both detectors once, returns only matches (+ one stats row per batch)."""
 
     def __init__(self, ngram_params: dict, xling_params: Optional[dict]):
-        from stages.decontaminate import NgramDecontaminate, XlingDecontaminate
+        from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate
         self.ngram = NgramDecontaminate(NgramDecontaminate.Params(**ngram_params))
         self.ngram.setup()
         self.xling = None
@@ -139,7 +140,7 @@ class AuditScanner:
             self.xling.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from stages.decontaminate import match_documents, match_with_spans
+        from xcurate.stages.decontaminate import match_documents, match_with_spans
         texts = batch["text"].to_pylist()
         ids = batch["id"].to_pylist()
         sources = batch["source"].to_pylist()
@@ -182,8 +183,8 @@ def run_audit(data: Sequence[str], outdir: str, ngram_params: dict, xling_params
               concurrency: Optional[int] = None, max_evidence: int = 20) -> dict:
     from dataclasses import asdict
 
-    from pipeline.benchmarks import load_suite
-    from stages.decontaminate import NgramDecontaminate, XlingDecontaminate
+    from xcurate.contamination.suites import load_suite
+    from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate
     t0 = time.time()
     # validate everything on the driver first (clear errors before Ray starts work)
     ngram_stage = NgramDecontaminate(NgramDecontaminate.Params(**ngram_params))
@@ -198,7 +199,7 @@ def run_audit(data: Sequence[str], outdir: str, ngram_params: dict, xling_params
     ngram_params = ngram_stage.params.model_dump()
     del ngram_stage
 
-    from pipeline.runner import init_ray
+    from xcurate.engine.cluster import init_ray
     ray = init_ray(address)
     from ray.data import ActorPoolStrategy
     cpus = max(1, int(ray.available_resources().get("CPU", 1)))
@@ -219,7 +220,7 @@ def run_audit(data: Sequence[str], outdir: str, ngram_params: dict, xling_params
                                                                  "prefilter", "languages")}}})
     paths = {"json": os.path.join(outdir, "audit.json"), "html": os.path.join(outdir, "audit.html")}
     report["paths"] = paths
-    from pipeline.fsutil import atomic_write_bytes, atomic_write_json
+    from xcurate.fsutil import atomic_write_bytes, atomic_write_json
     atomic_write_json(report, paths["json"])
     atomic_write_bytes(render_html(report).encode("utf-8"), paths["html"])
     return report

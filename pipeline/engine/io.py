@@ -26,11 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from pipeline.errors import UserError
-from pipeline.fsutil import filesystem_for
+from xcurate import schema
+from xcurate.errors import UserError
+from xcurate.fsutil import filesystem_for
 
 READ_STAGE = "read"
-BOOKKEEPING = ("_xc_unit", "_xc_row", "_xc_unit_rows", "_xc_drop_stage", "_xc_drop_reason")
 DOC_COLUMNS = ("id", "text", "source", "metadata", "utf8_repaired")
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz",
                    ".jsonl.zst", ".json.zst", ".ndjson.zst", ".jsonl.zstd")
@@ -300,11 +300,11 @@ class _UnitBuilder:
             "metadata": pa.array(self.metas, pa.string()),
             "utf8_repaired": pa.array(self.repaired, pa.bool_()),
             **{col: pa.array(values, pa.string()) for col, values in self.extra.items()},
-            "_xc_unit": pa.array([unit] * n, pa.string()),
-            "_xc_row": pa.array(range(n), pa.int64()),
-            "_xc_unit_rows": pa.array([n] * n, pa.int64()),
-            "_xc_drop_stage": pa.array(drop_stage, pa.string()),
-            "_xc_drop_reason": pa.array(self.drop_reasons, pa.string()),
+            schema.UNIT: pa.array([unit] * n, pa.string()),
+            schema.ROW: pa.array(range(n), pa.int64()),
+            schema.UNIT_ROWS: pa.array([n] * n, pa.int64()),
+            schema.DROP_STAGE: pa.array(drop_stage, pa.string()),
+            schema.DROP_REASON: pa.array(self.drop_reasons, pa.string()),
         })
         self.k += 1
         self._reset()
@@ -414,11 +414,11 @@ def _docs_from_table(table: pa.Table, opts: ReadOptions, b: "_UnitBuilder") -> I
         unit = b.spec.unit_id(b.k)
         b.k += 1
         r = reason.slice(start, m)
-        yield part.append_column("_xc_unit", pa.array([unit] * m, pa.string())) \
-            .append_column("_xc_row", pa.array(range(m), pa.int64())) \
-            .append_column("_xc_unit_rows", pa.array([m] * m, pa.int64())) \
-            .append_column("_xc_drop_stage", pc.if_else(pc.is_null(r), pa.scalar(None, pa.string()), pa.scalar(READ_STAGE))) \
-            .append_column("_xc_drop_reason", r)
+        yield part.append_column(schema.UNIT, pa.array([unit] * m, pa.string())) \
+            .append_column(schema.ROW, pa.array(range(m), pa.int64())) \
+            .append_column(schema.UNIT_ROWS, pa.array([m] * m, pa.int64())) \
+            .append_column(schema.DROP_STAGE, pc.if_else(pc.is_null(r), pa.scalar(None, pa.string()), pa.scalar(READ_STAGE))) \
+            .append_column(schema.DROP_REASON, r)
 
 
 def pc_cast_str(col) -> list:

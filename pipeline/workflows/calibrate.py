@@ -50,7 +50,7 @@ def _input_files(paths: Sequence[str]) -> List[Path]:
         elif p.exists():
             files.append(p)
         else:
-            from pipeline.cli import UserError
+            from xcurate.errors import UserError
             raise UserError(f"calibrate-lid: input {p} does not exist")
     return files
 
@@ -88,7 +88,7 @@ def reservoir_sample(items: Iterator[str], k: int, seed: int = 0) -> List[str]:
 def score_texts(texts: List[str], model: str, max_chars: int, batch_size: int = 4096):
     """(languages, scores) from the langid stage itself, so thresholds match what the stage sees."""
     import pyarrow as pa
-    from stages.langid import LangIdParams, LangIdStage
+    from xcurate.stages.langid import LangIdParams, LangIdStage
 
     stage = LangIdStage(LangIdParams(model=model, mode="label_only", k=1, max_chars=max_chars))
     languages, scores = [], []
@@ -122,7 +122,7 @@ def print_table(result: Dict[str, dict], out=sys.stdout) -> None:
 
 
 def _cmd(args) -> int:
-    from pipeline.cli import UserError
+    from xcurate.errors import UserError
     texts = reservoir_sample(iter_texts(args.input, args.text_field), args.sample, args.seed)
     if not texts:
         raise UserError(f"calibrate-lid: no texts found in field {args.text_field!r} of {args.input}")

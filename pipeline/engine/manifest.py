@@ -9,8 +9,8 @@ from typing import Dict, List, Optional
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline import fsutil
-from pipeline.io import READ_STAGE
+from xcurate import fsutil
+from xcurate.engine.io import READ_STAGE
 
 PROGRESS_DIR = "_xc_progress"
 _PACKAGES = ("xcurate", "ray", "pyarrow", "datasets", "polars", "pydantic", "fasttext-predict", "datatrove",

@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.cli import UserError
-from pipeline.fsutil import atomic_write_parquet, filesystem_for, join
+from xcurate.errors import UserError
+from xcurate.fsutil import atomic_write_parquet, filesystem_for, join
 
 CACHE_DIRNAME = ".xcurate-tokens"
 SIDE_SCHEMA = pa.schema([("tokens", pa.int32()), ("language", pa.string()), ("dup_cluster_size", pa.int32())])

@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.fsutil import atomic_write_parquet, filesystem_for, join
-from pipeline.mix_policies import rehydration_weight
-from pipeline.mix_tokens import Shard
+from xcurate.fsutil import atomic_write_parquet, filesystem_for, join
+from xcurate.mix.policies import rehydration_weight
+from xcurate.mix.tokens import Shard
 
 OUT_SCHEMA = pa.schema([
     ("id", pa.string()), ("text", pa.string()), ("language", pa.string()),

@@ -27,9 +27,11 @@ from typing import Dict, List, Optional, Sequence
 
 import yaml
 
-from pipeline.mt.languages import Language, LanguageTable
+from xcurate import schema
+from xcurate.mt.languages import Language, LanguageTable
+from xcurate.resources import data_path
 
-DEFAULT_TEMPLATES_DIR = os.path.join(os.path.dirname(__file__), "..", "configs", "templates")
+DEFAULT_TEMPLATES_DIR = str(data_path("templates"))
 VARIANTS = ("all_target", "en_instruction_target_response", "target_instruction_target_response")
 _PLACEHOLDER = re.compile(r"\{(src|tgt|text)\}")
 
@@ -214,4 +216,4 @@ def base_row(key: str, rec: dict, src: str, tgt: str, task_type: str, variant: s
             "tgt_lang": tgt, "task_type": task_type, "variant": variant, "instruction": None, "input": None,
             "output": None, "template_id": None, "backend": None, "model": None,
             "_src_instruction": None, "_src_input": None, "_src_output": None, "_src_messages": None,
-            "_qc_source": None, "_qc_target": None, "_xc_drop_stage": None, "_xc_drop_reason": None}
+            "_qc_source": None, "_qc_target": None, schema.DROP_STAGE: None, schema.DROP_REASON: None}

@@ -9,7 +9,7 @@ Two kinds of tasks (x-LLaMA style):
 
 How it runs: the inputs are expanded into example rows on Ray (one task per input file) and
 written under ``OUTDIR/_xc_work/synth-<hash>/examples``; then the ordinary pipeline runner
-(``pipeline.runner.run_pipeline``) processes them with the stages ``synth_unpack`` →
+(``xcurate.engine.runner.run_pipeline``) processes them with the stages ``synth_unpack`` →
 ``mt_translate`` (actor pool, GPUs when present) → ``synth_qc`` → ``exact_dedup`` →
 ``minhash_dedup`` → any ``post_stages`` (e.g. ``decontaminate``). Output, rejected files,
 resume and the manifest are the runner's; the manifest gets a ``synth`` section with the
@@ -27,10 +27,10 @@ from typing import Any, Dict, List, Literal, Optional, Union
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline import fsutil
-from pipeline.synth_io import BitextInput, InputFormatError, InstructionInput, detect_format, iter_bitext, \
+from xcurate import fsutil
+from xcurate.synth.io import BitextInput, InputFormatError, InstructionInput, detect_format, iter_bitext, \
     iter_instructions
-from pipeline.synth_tasks import VARIANTS
+from xcurate.synth.tasks import VARIANTS
 
 EXAMPLE_ROWS_PER_FILE = 50_000
 _STRING_FIELDS = ("id", "text", "source_id", "source", "src_lang", "tgt_lang", "task_type", "variant",
@@ -104,8 +104,8 @@ class SynthConfig(_Strict):
 
 def load_synth_config(source: Union[str, dict], overrides=()) -> tuple:
     """(SynthConfig, raw dict, base dir); relative paths in the file are resolved against its folder."""
-    from pipeline.cli import UserError
-    from pipeline.config import ConfigError, apply_override, format_validation_error, read_yaml
+    from xcurate.errors import UserError
+    from xcurate.engine.config import ConfigError, apply_override, format_validation_error, read_yaml
 
     try:
         raw = copy.deepcopy(source) if isinstance(source, dict) else read_yaml(source)
@@ -123,9 +123,9 @@ def load_synth_config(source: Union[str, dict], overrides=()) -> tuple:
 
 def _resolve(cfg: SynthConfig):
     """Language table, templates and backend config, checked on the driver (clear errors, before Ray)."""
-    from pipeline.cli import UserError
-    from pipeline.mt.languages import LanguageTable, UnsupportedLanguageError
-    from pipeline.synth_tasks import TemplateError, TemplateLibrary
+    from xcurate.errors import UserError
+    from xcurate.mt.languages import LanguageTable, UnsupportedLanguageError
+    from xcurate.synth.tasks import TemplateError, TemplateLibrary
 
     try:
         table = LanguageTable.load(cfg.languages_table)
@@ -150,8 +150,8 @@ def _resolve(cfg: SynthConfig):
 
 
 def _backend_config(raw: Dict[str, Any]):
-    from pipeline.mt.hf_backend import HFBackendConfig
-    from pipeline.mt.http_backend import HttpBackendConfig
+    from xcurate.mt.hf_backend import HFBackendConfig
+    from xcurate.mt.http_backend import HttpBackendConfig
     kind = raw.get("type")
     if kind == "transformers":
         return HFBackendConfig.model_validate(raw)
@@ -163,7 +163,7 @@ def _backend_config(raw: Dict[str, Any]):
 def _backend_languages(backend_cfg, table) -> Optional[List[str]]:
     if backend_cfg.type != "transformers":
         return None
-    from pipeline.mt.hf_backend import HFSeq2SeqBackend
+    from xcurate.mt.hf_backend import HFSeq2SeqBackend
     return HFSeq2SeqBackend(backend_cfg).supported_languages(table)
 
 
@@ -204,7 +204,7 @@ def pipeline_config(cfg: SynthConfig, backend_cfg, examples_dir: str, has_gpus: 
 
 def _post_stages(post_stages: List[Dict[str, Any]]) -> List[dict]:
     """Copies of the extra stages; actor stages get an explicit pool size so that CPUs can be budgeted."""
-    from stages import get_stage_class
+    from xcurate.engine.registry import get_stage_class
     out = []
     for st in copy.deepcopy(post_stages):
         try:
@@ -228,8 +228,8 @@ def _mt_resources(backend_cfg, has_gpus: bool) -> dict:
 
 
 def _fit_actor_cpus(resources: List[dict], cpus: float) -> None:
-    """Budget the actor pools' CPU reservations (see pipeline.runner.fit_actor_cpus)."""
-    from pipeline.runner import fit_actor_cpus
+    """Budget the actor pools' CPU reservations (see xcurate.engine.cluster.fit_actor_cpus)."""
+    from xcurate.engine.cluster import fit_actor_cpus
     pools = [{"num_cpus": r.get("num_cpus", 1.0), "size": r.get("concurrency") or 1} for r in resources]
     fit_actor_cpus(pools, cpus)
     for r, p in zip(resources, pools):
@@ -242,8 +242,8 @@ def _fit_actor_cpus(resources: List[dict], cpus: float) -> None:
 def generate_file(task_json: str, task_index: int, path: str, path2: Optional[str], out_prefix: str,
                   common: dict) -> dict:
     """Expand one input file into example rows; write them as Parquet; return counts."""
-    from pipeline.mt.languages import LanguageTable
-    from pipeline.synth_tasks import TemplateLibrary
+    from xcurate.mt.languages import LanguageTable
+    from xcurate.synth.tasks import TemplateLibrary
 
     table = LanguageTable.load(common["languages_table"])
     library = TemplateLibrary.load(common["templates_dir"], table)
@@ -283,7 +283,7 @@ def _reject(rec: dict, reason: str, task_type: str) -> dict:
 
 
 def _translation_rows(task: TranslationTask, path, path2, table, library, common):
-    from pipeline.synth_tasks import translation_examples
+    from xcurate.synth.tasks import translation_examples
 
     wanted = {table.resolve(c).code for c in task.languages} if task.languages else None
     kept = 0
@@ -314,7 +314,7 @@ def _translation_rows(task: TranslationTask, path, path2, table, library, common
 
 
 def _instruction_rows(task: InstructionTask, path, table, library, common):
-    from pipeline.synth_tasks import instruction_examples
+    from xcurate.synth.tasks import instruction_examples
 
     src = table.resolve(task.input.lang)
     targets = [table.resolve(c) for c in task.target_languages]
@@ -340,8 +340,8 @@ def _instruction_rows(task: InstructionTask, path, table, library, common):
 
 
 def _task_files(task) -> List[tuple]:
-    from pipeline.io import InputError, expand_paths
-    from pipeline.cli import UserError
+    from xcurate.engine.io import InputError, expand_paths
+    from xcurate.errors import UserError
     try:
         if task.type == "translation" and task.input.format == "moses":
             src, tgt = expand_paths(task.input.paths[:1]), expand_paths(task.input.paths[1:])
@@ -358,7 +358,7 @@ def _task_files(task) -> List[tuple]:
 def generate_examples(cfg: SynthConfig, examples_dir: str) -> List[dict]:
     """Run the generation tasks on Ray; returns per-file counts (small dicts, never the data)."""
     import ray
-    from pipeline.cli import UserError
+    from xcurate.errors import UserError
 
     marker = fsutil.join(examples_dir, "_SUCCESS")
     if fsutil.exists(marker):
@@ -389,9 +389,12 @@ def generate_examples(cfg: SynthConfig, examples_dir: str) -> List[dict]:
 def run_synth(config: Union[str, dict], outdir: str, address: Optional[str] = None, overrides=(),
               overwrite: bool = False, quiet: bool = False) -> dict:
     """Generate, translate, check and deduplicate; returns the manifest (also in OUTDIR/manifest.json)."""
-    from pipeline.cli import UserError
-    from pipeline.config import ConfigError, load_config
-    from pipeline.runner import RunError, init_ray, prepare_outdir, run_pipeline
+    from xcurate.errors import UserError
+    from xcurate.engine.config import ConfigError, load_config
+    from xcurate.engine.cluster import init_ray
+    from xcurate.engine.outdir import prepare_outdir
+    from xcurate.engine.runner import run_pipeline
+    from xcurate.errors import RunError
 
     cfg, raw, _ = load_synth_config(config, overrides)
     _, _, backend_cfg = _resolve(cfg)
@@ -414,7 +417,7 @@ def run_synth(config: Union[str, dict], outdir: str, address: Optional[str] = No
     manifest["synth"] = _synth_summary(cfg, counts, gen_seconds)
     fsutil.atomic_write_json(manifest, fsutil.join(outdir, "manifest.json"))
     if not quiet:
-        from pipeline.manifest import print_summary
+        from xcurate.engine.manifest import print_summary
         print_summary(manifest)
     return manifest
 

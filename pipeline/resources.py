@@ -1,0 +1,45 @@
+"""Runtime data shipped with the package, and where user-relative paths resolve.
+
+In a checkout the data lives in ``configs/``; installed, the same files are the package data
+of ``xcurate.configs``. Both are read through ``importlib.resources``, so the code never
+assumes where it is installed.
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+PACKAGE_DATA = "xcurate.configs"
+
+
+def data_path(*parts: str) -> Path:
+    """A file or folder of the shipped data, e.g. ``data_path("languages", "lid176_labels.tsv")``."""
+    return Path(str(resources.files(PACKAGE_DATA).joinpath(*parts)))
+
+
+def checkout_root() -> Optional[Path]:
+    """The source checkout this code runs from, or None when installed as a package."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "stages").is_dir() else None
+
+
+def shipped_config(path: str) -> Optional[Path]:
+    """``configs/...`` paths as written in docs and examples, found in the package data."""
+    norm = path.replace(os.sep, "/")
+    if norm.startswith("configs/"):
+        candidate = data_path(*norm.split("/")[1:])
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def shared_data_dir() -> str:
+    """The project's shared public data: $XCURATE_SHARED_DATA, else ``../shared/data`` beside the
+    checkout (or beside the working directory when installed)."""
+    explicit = os.environ.get("XCURATE_SHARED_DATA")
+    if explicit:
+        return explicit
+    base = checkout_root() or Path.cwd()
+    return os.path.normpath(os.path.join(str(base), "..", "shared", "data"))
