@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(REPO, "bench"))
 def python_set_baseline(suite, texts, n=13, min_n=8):
     """GPT-3 style reference: benchmark n-gram tuples in a set, every document n-gram looked up."""
     from xcurate.text.words import split_words
-    from xcurate.stages.decontaminate import normalize_text
+    from xcurate.contamination.tokens import normalize_text
     grams = set()
     for it in suite.items:
         for _, seg in it.segments:

@@ -7,7 +7,11 @@ processes (one per core), each working on half of the input.
 (b) quality stage (4 filters) on all of it vs datatrove's four filter objects in a loop on a
     sample (datatrove runs at tens of docs/s; its docs/s is extrapolated from the sample, and
     said so in the JSON); agreement of keep/drop decisions measured on that sample.
+The quality chain runs with ``profile: datatrove_defaults`` (the settings datatrove's objects get).
 Writes bench/results/filters_speed.json.  Run: .venv/bin/python bench/filters_speed.py
+
+``--dictionary``: load time and speed of the dictionary word splitters (Kiwi for Korean, pythainlp for
+Thai) on FLORES-200 devtest text, cold and memoised; writes bench/results/dictionary_splitters.json.
 """
 from __future__ import annotations
 
@@ -65,8 +69,8 @@ def _langid_raw(texts):
 
 def _quality_ours(items):
     import pyarrow as pa
-    from xcurate.stages.quality import QualityStage
-    stage = QualityStage()
+    from xcurate.stages.quality import QualityParams, QualityStage
+    stage = QualityStage(QualityParams(profile="datatrove_defaults"))
     languages = sorted({lang for _, lang in items})  # load the per-language tokenizers outside the timing,
     stage(pa.table({"text": ["Warm up the tokenizer. Second sentence here."] * len(languages),  # as for datatrove
                     "language": languages}))
@@ -83,7 +87,7 @@ def _quality_datatrove(items):
     from datatrove.data import Document
     from xcurate.stages.quality import LanguageSettings
     from tests.test_quality import datatrove_filters
-    settings = LanguageSettings()
+    settings = LanguageSettings(profile="datatrove_defaults")
     filters = {lang: datatrove_filters(settings.get(lang, lang.split("_")[1]), lang) for lang in {l for _, l in items}}
     for fs in filters.values():  # warm the tokenizers outside the timing
         for f in fs.values():
@@ -102,12 +106,46 @@ def _quality_datatrove(items):
     return time.perf_counter() - t0, decisions
 
 
+def dictionary_speed() -> dict:
+    """Seconds to load, and MB/s cold (every chunk new) and memoised (second pass), per dictionary splitter."""
+    import gzip
+    from bench._common import shared_data
+    from xcurate.text.words import DictionaryChunkTokenizer, DICTIONARY_SPLITTERS
+    texts = {"kor": [], "tha": []}
+    with gzip.open(shared_data() / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["iso639_3"] in texts:
+                texts[r["iso639_3"]].append(r["text"])
+    res = {}
+    for code3, sentences in texts.items():
+        tokenizer = DictionaryChunkTokenizer(DICTIONARY_SPLITTERS[code3][1])
+        t0 = time.perf_counter()
+        tokenizer("warm")
+        load = time.perf_counter() - t0
+        mb = sum(len(t.encode()) for t in sentences) / 1e6
+        timings = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            for text in sentences:
+                tokenizer(text)
+            timings.append(time.perf_counter() - t0)
+        res[code3] = {"load_s": round(load, 2), "mb": round(mb, 3), "cold_mb_s": round(mb / timings[0], 3),
+                      "memoised_mb_s": round(mb / timings[1], 2), "sentences": len(sentences)}
+    return res
+
+
 def halves(seq):
     mid = len(seq) // 2
     return [seq[:mid], seq[mid:]]
 
 
 def main() -> int:
+    if "--dictionary" in sys.argv:
+        res = dictionary_speed()
+        print(res)
+        (REPO / "bench" / "results" / "dictionary_splitters.json").write_text(json.dumps(res, indent=2))
+        return 0
     items, size = build_input()
     texts = [t for t, _ in items]
     mb = size / 1e6

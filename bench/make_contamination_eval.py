@@ -116,7 +116,7 @@ _FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789"}
 def light_edit(text: str, rng: random.Random) -> str:
     """Formatting-level edits plus sparse word typos (see module docstring)."""
     from xcurate.text.words import split_words
-    from xcurate.stages.decontaminate import token_kind
+    from xcurate.contamination.tokens import token_kind
     words = split_words(text)
     if token_kind(words) == "word" and len(words) >= 60:
         pos, out, n = 0, [], 0
@@ -213,7 +213,7 @@ def evaluate_ngram(clean: List[dict], cases: List[dict], suite=SAME_LANG_SUITE, 
 
     clean_res = run([d["text"] for d in clean])
     fp_docs = [d["id"] for d, r in zip(clean, clean_res) if r]
-    from xcurate.stages.decontaminate import ngram_window
+    from xcurate.contamination.tokens import ngram_window
     same_all = [c for c in cases if c["mode"] in ("verbatim", "edited")]
     # items with no segment long enough for an n-gram (e.g. a 6-word FLORES sentence) are
     # undetectable by design (GPT-3 minimum); they are counted, not scored
@@ -252,8 +252,8 @@ def evaluate_xling(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SU
     # false positives: clean passages (before planting) that matched anything
     fp_passages = set()
     for d, per_item in clean_found.items():
-        for m, c, a, b in per_item.values():
-            fp_passages.add((d, a))
+        for m in per_item.values():  # verified matches only (keep_candidates is off)
+            fp_passages.add((d, m.start))
     xl = [c for c in cases if c["mode"] in ("translated", "rephrased")]
     found_map = stage.match([c["text"] for c in xl])
     found = {}
@@ -276,7 +276,8 @@ def evaluate_xling(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SU
 def score_distribution(clean: List[dict], cases: List[dict], suite: str = ENGLISH_SUITE) -> dict:
     """Margin/cosine of the gold passages vs the clean passages (for choosing the threshold)."""
     import numpy as np
-    from xcurate.stages.decontaminate import XlingDecontaminate, split_passages
+    from xcurate.contamination.xling_index import split_passages
+    from xcurate.stages.decontaminate import XlingDecontaminate
     stage = XlingDecontaminate(XlingDecontaminate.Params(benchmarks=suite, prefilter=False))
     stage.setup()
     p = stage.params

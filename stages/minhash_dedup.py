@@ -10,42 +10,33 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from xcurate.dedup.minhash import run_minhash_dedup
+from xcurate.dedup.params import DedupParams
+from xcurate.dedup.store import input_columns
 from xcurate.dedup.signatures import MinHashSpec, NormConfig, optimal_bands_rows
 from xcurate.engine.registry import register
-from xcurate.engine.stage import GlobalStage, Resources, StageParams
+from xcurate.engine.stage import GlobalStage, Resources
 
 
-
-
-KeepRule = Literal["smallest_id", "longest", "highest_quality"]
-
-
-class MinHashDedupParams(StageParams):
-    text_column: str = "text"
-    id_column: str = "id"
-    ngram_size: int = Field(5, ge=1)
-    num_perm: int = Field(112, ge=1, le=4096)
-    bands: Optional[int] = Field(14, ge=1)
-    rows: Optional[int] = Field(8, ge=1)
+class MinHashDedupParams(DedupParams):
+    ngram_size: int = Field(5, ge=1, description="words per shingle (characters for scripts without spaces)")
+    num_perm: int = Field(112, ge=1, le=4096, description="MinHash permutations; must equal bands x rows")
+    bands: Optional[int] = Field(14, ge=1, description="LSH bands; a pair sharing one band is a candidate")
+    rows: Optional[int] = Field(8, ge=1, description="hashes per band")
     # Set threshold (and bands/rows to null) to choose bands/rows with datasketch's routine.
-    threshold: Optional[float] = Field(None, gt=0, lt=1)
-    seed: int = 1
-    hash_mode: Literal["fast", "datasketch"] = "fast"
-    lowercase: bool = True
-    normalize_numbers: bool = True
-    strip_diacritics: bool = True
-    scope: Literal["global", "language"] = "global"
-    language_column: str = "language"
-    keep: KeepRule = "smallest_id"
-    quality_column: str = "quality"
+    threshold: Optional[float] = Field(None, gt=0, lt=1, description="target Jaccard similarity; with bands/rows null, chooses them")
+    seed: int = Field(1, description="seed of the permutations (same seed, same signatures)")
+    hash_mode: Literal["fast", "datasketch"] = Field(
+        "fast", description="fast: vectorised xxhash signatures; datasketch: bit-identical to datasketch.MinHash")
+    lowercase: bool = Field(True, description="lowercase before shingling")
+    normalize_numbers: bool = Field(True, description="map every digit to 0 before shingling")
+    strip_diacritics: bool = Field(True, description="remove combining accents before shingling")
     # Optional false-positive check: exact Jaccard of the (hashed) shingle sets of every
     # candidate pair before it joins a cluster; null = trust the LSH bands.
-    verify_jaccard: Optional[float] = Field(None, gt=0, le=1)
+    verify_jaccard: Optional[float] = Field(None, gt=0, le=1, description="keep only candidate pairs with at least this shingle Jaccard; null = trust the bands")
     # Connected components on one worker when there are at most this many candidate edges;
     # above it, distributed large-star/small-star rounds (see pipeline/dedup/components.py).
-    single_worker_max_edges: int = Field(20_000_000, ge=0)
-    num_partitions: Optional[int] = Field(None, ge=1, description="shuffle partitions; null = auto")
-    batch_rows: int = Field(2000, ge=1)
+    single_worker_max_edges: int = Field(20_000_000, ge=0, description="connected components on one worker up to this many edges, else distributed")
+    batch_rows: int = Field(2000, ge=1, description="rows per batch when computing signatures (memory bound)")
 
     @model_validator(mode="after")
     def _bands_rows(self):
@@ -75,8 +66,12 @@ class MinHashDedup(GlobalStage):
     name = "minhash_dedup"
     reads = ("text", "id")
     writes = ("dup_cluster_id", "dup_cluster_size", "duplicate_of")
+    drop_only_columns = ("duplicate_of",)  # set on dropped rows only: kept out of data/
     Params = MinHashDedupParams
     default_resources = Resources(num_cpus=1)
+
+    def input_columns(self):
+        return tuple(input_columns(self.params))
 
     def run(self, unit_files, out_dir, work_dir, stage_name, resources) -> None:
         run_minhash_dedup(self.params, list(unit_files), out_dir, work_dir, stage_name, resources)

@@ -6,8 +6,9 @@ and translate what needs translating, so generation, MT, QC, dedup and decontami
 run in the same runner with the same accounting.
 
 * ``synth_unpack``: fields from ``metadata`` → columns (``instruction``, ``input``, ``output``,
-  ``messages``, ``src_lang``, ``tgt_lang``, ``language`` (= ``tgt_lang``, the output
-  partition), ``task_type``, ``variant``, ``template_id``, ``backend``, ``model``,
+  ``messages``, ``src_lang``, ``tgt_lang``, ``language`` (the output partition: ``tgt_lang`` in
+  the code ``xcurate run`` writes, LID's ``iso639_3_Script``, ``de`` → ``deu_Latn``),
+  ``task_type``, ``variant``, ``template_id``, ``backend``, ``model``,
   ``source_id``); drops input records that could not become examples (reason as found by
   the reader: ``empty_instruction``, ``empty_source``, ``unsupported_language`` ...).
 * ``mt_translate``: translates the pending fields with the configured backend (Ray actor
@@ -25,6 +26,7 @@ from pydantic import Field
 
 from xcurate.engine.registry import register
 from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
+from xcurate.stages.langid import load_label_table, map_label
 
 MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 FIELDS = ("instruction", "input", "output")
@@ -45,16 +47,31 @@ def chat_from_fields(instruction: str, input_: str, output: str) -> list:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
 
 
+def corpus_language(table, code: Optional[str]) -> Optional[str]:
+    """The code ``xcurate run`` writes for a synth language code (``de`` → ``deu_Latn``, ``zh`` →
+    ``cmn_Hani``), so synth output partitions and mixes with run output."""
+    lang = table.get(code) if code else None
+    if lang is None:
+        return code
+    return map_label(lang.fasttext or lang.iso639_3, lang.script, load_label_table())
+
+
 class SynthUnpackParams(StageParams):
-    pass
+    languages_table: Optional[str] = Field(None, description="language code table (TSV); default "
+                                           "configs/languages/iso639_names.tsv")
 
 
 @register
 class SynthUnpackStage(Stage):
     name = "synth_unpack"
     reads = ("metadata",)
-    writes = ("instruction", "input", "output", "messages", "language", "text", "metadata", "source") + STRING_COLS
+    writes = ("instruction", "input", "output", "messages", "language", "text", "metadata", "source", QC_SOURCE,
+              QC_TARGET) + STRING_COLS
     Params = SynthUnpackParams
+
+    def setup(self) -> None:
+        from xcurate.mt.languages import LanguageTable
+        self.languages = LanguageTable.load(self.params.languages_table)
 
     def process(self, table: pa.Table) -> StageOutput:
         metas = [json.loads(m) if m else {} for m in table.column("metadata").to_pylist()]
@@ -73,7 +90,7 @@ class SynthUnpackStage(Stage):
         new = {c: pa.array(cols[c], pa.string()) for c in STRING_COLS + FIELDS}
         new.update({
             "messages": pa.array(messages, MESSAGES_TYPE),
-            "language": pa.array(cols["tgt_lang"], pa.string()),
+            "language": pa.array([corpus_language(self.languages, c) for c in cols["tgt_lang"]], pa.string()),
             "text": pa.array(texts, pa.large_string()),
             "source": pa.array([m.get("source") for m in metas], pa.string()),
             "metadata": pa.array([json.dumps({"line": m.get("line")}) for m in metas], pa.string()),
@@ -95,8 +112,9 @@ def _backend_config_types():
 
 
 class MTTranslateParams(StageParams):
-    backend: _backend_config_types()
-    languages_table: Optional[str] = None
+    backend: _backend_config_types() = Field(..., description="MT backend: {type: transformers, model: ...} (actor pool) "
+                                           "or {type: openai, ...} (OpenAI-compatible endpoint)")
+    languages_table: Optional[str] = Field(None, description="language code table (TSV); default configs/languages/iso639_names.tsv")
 
 
 def make_backend(cfg):
@@ -111,7 +129,7 @@ def make_backend(cfg):
 class MTTranslateStage(Stage):
     name = "mt_translate"
     reads = ("instruction", "input", "output", "src_lang", "tgt_lang")
-    writes = ("instruction", "input", "output", "messages", "text", "backend", "model", "mt_error")
+    writes = ("instruction", "input", "output", "messages", "text", "backend", "model", "mt_error", QC_SOURCE, QC_TARGET)
     uses_model = True
     Params = MTTranslateParams
     default_resources = Resources(num_cpus=1)

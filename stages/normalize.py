@@ -6,6 +6,8 @@ import unicodedata
 
 import pyarrow as pa
 
+from pydantic import Field
+
 from xcurate.engine.registry import register
 from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, with_columns
 
@@ -16,10 +18,10 @@ _SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
 
 
 class NormalizeParams(StageParams):
-    form: str = "NFC"
-    collapse_whitespace: bool = True
-    strip_control: bool = True
-    ftfy: bool = False
+    form: str = Field("NFC", description="Unicode normalization form (NFC, NFKC, NFD, NFKD); empty = none")
+    collapse_whitespace: bool = Field(True, description="runs of spaces/tabs become one space, of blank lines one empty line; CRLF becomes LF")
+    strip_control: bool = Field(True, description="remove control characters (keeps tab and newline)")
+    ftfy: bool = Field(False, description="repair mojibake and HTML entities with ftfy first (slower)")
 
 
 @register

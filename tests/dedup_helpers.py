@@ -1,11 +1,14 @@
 """Builders of per-unit Parquet files (with the runner's bookkeeping columns) for dedup tests."""
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -53,3 +56,34 @@ def read_outputs(out_dir: Path, unit_paths: Sequence[str]) -> pa.Table:
 
 def dropped_ids(table: pa.Table, stage: str) -> set:
     return {i for i, s in zip(table["id"].to_pylist(), table["_xc_drop_stage"].to_pylist()) if s == stage}
+
+
+def planted_jsonl(seed: int, originals: int, words: int, exact_every: int, near_every: int) -> str:
+    """JSONL of random documents ``o…`` with an exact copy ``x…`` of every ``exact_every``-th and a
+    one-word-edited near copy ``p…`` of every ``near_every``-th."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(originals):
+        text = random_doc(rng, words)
+        records.append({"id": f"o{i:03d}", "text": text})
+        if i % exact_every == 0:
+            records.append({"id": f"x{i:03d}", "text": text})
+        if i % near_every == 0:
+            records.append({"id": f"p{i:03d}", "text": edit_words(rng, text, 1 / words)})
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+def output_rows(fs, root: str) -> set:
+    """(id, sha256 of text, reason) of every row a run wrote below ``root``/data and ``root``/rejected
+    (``fs``: a pyarrow filesystem, ``root`` a path inside it)."""
+    rows = set()
+    for sub in ("data", "rejected"):
+        selector = pafs.FileSelector(f"{root}/{sub}", recursive=True, allow_not_found=True)
+        for info in fs.get_file_info(selector):
+            if not info.path.endswith(".parquet") or info.base_name.startswith(".tmp-"):
+                continue
+            t = pq.read_table(info.path, filesystem=fs)
+            reasons = t["reason"].to_pylist() if "reason" in t.column_names else [None] * t.num_rows
+            rows |= {(i, hashlib.sha256(x.encode()).hexdigest(), r)
+                     for i, x, r in zip(t["id"].to_pylist(), t["text"].to_pylist(), reasons)}
+    return rows

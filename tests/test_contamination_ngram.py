@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from xcurate.engine.registry import get_stage_class
-from xcurate.stages.decontaminate import (NgramDecontaminate, NgramIndex, WindowHashes, match_documents, multi_ngram_hashes,
-                                  ngram_hashes, token_hashes, words)
+from xcurate.contamination.ngram_index import NgramIndex, match_documents
+from xcurate.contamination.tokens import WindowHashes, multi_ngram_hashes, ngram_hashes, token_hashes, words
+from xcurate.stages.decontaminate import NgramDecontaminate
 from tests.test_contamination_suite import REPO, need_shared, write_jsonl
 
 QUESTION = ("Which NFL team represented the AFC at Super Bowl 50 after beating the New England Patriots "
@@ -74,10 +75,10 @@ def test_prefix_sum_window_hashes_equal_rolling_hashes():
 
 def test_batch_tokenizer_matches_split_words_and_hashes_are_stable():
     from xcurate.text.words import split_words
-    from xcurate.stages.decontaminate import normalize_text
+    from xcurate.contamination.tokens import normalize_text
     text = "Ｓｕｐｅｒ Bowl 50, «l'été» — 中文字符 ภาษาไทย naïve İstanbul x2.5 don't"
     assert words(text) == split_words(normalize_text(text))
-    code = "from xcurate.stages.decontaminate import token_hashes; print(token_hashes(['bowl', '中']).tolist())"
+    code = "from xcurate.contamination.tokens import token_hashes; print(token_hashes(['bowl', '中']).tolist())"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(token_hashes(["bowl", "中"]).tolist())  # same hash in another process
 
@@ -130,6 +131,14 @@ def test_remove_span_drops_short_or_fragmented_documents(suite_path, tmp_path):
     assert reasons == [None]
 
 
+def test_declared_columns_follow_the_params(suite_path, tmp_path):
+    st = stage(suite_path, tmp_path, output_column="bench_hits")
+    table, _ = run(st, [FILLER + CONTEXT])
+    assert st.output_columns() == ("bench_hits",) and table.column("bench_hits")[0].as_py()[0]["item_id"] == "q1"
+    assert "contamination" not in table.column_names
+    assert stage(suite_path, tmp_path, policy="remove_span").output_columns() == ("contamination", "text")
+
+
 def test_min_matches_and_short_items(suite_path, tmp_path):
     st = stage(suite_path, tmp_path, min_matches=5)
     table, _ = run(st, ["Prefix words here " + " ".join(QUESTION.split()[:14]) + " and more words after it."])
@@ -164,9 +173,8 @@ def test_bad_params_and_suite(tmp_path):
         NgramDecontaminate(NgramDecontaminate.Params(benchmarks=str(tmp_path / "none.yaml"))).setup()
 
 
-def _eval_module():
-    spec = importlib.util.spec_from_file_location("make_contamination_eval",
-                                                  os.path.join(REPO, "bench", "make_contamination_eval.py"))
+def _eval_module(name: str = "make_contamination_eval"):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "bench", f"{name}.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

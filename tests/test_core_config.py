@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from xcurate.engine.config import ConfigError, apply_override, load_config
+from xcurate.engine.config import ConfigError, apply_override, load_config, plan_input
 from xcurate.engine.io import InputError, ReadOptions, plan_read_specs
 from xcurate.engine.registry import available_stages, get_stage_class
-from xcurate.engine.stage import Stage
+from xcurate.engine.stage import Stage, unmet_inputs
 
 
 def write(tmp_path, name, text):
@@ -148,3 +148,82 @@ def test_actor_pools_leave_a_cpu_free_and_use_gpus_when_there():
     gpu = _actor_pools(cfg.stages, cpus=8, gpus=1)
     assert gpu["decontaminate_xling"]["num_gpus"] == 1 and gpu["decontaminate_xling"]["size"] == 1
     assert gpu["langid"]["num_gpus"] == 0 and gpu["langid_pinned"]["num_gpus"] == 0
+
+
+class _Reads(Stage):
+    def __init__(self, reads=(), writes=()):
+        super().__init__()
+        self._reads, self._writes = reads, writes
+
+    def input_columns(self):
+        return self._reads
+
+    def output_columns(self):
+        return self._writes
+
+
+def test_unmet_inputs_follow_the_input_and_earlier_writes():
+    stages = [_Reads(("text",), ("language",)), _Reads(("language", "score")), _Reads(("score",)), _Reads(("id",))]
+    assert list(unmet_inputs(stages, ["id", "text"])) == [(1, ["score"], ["id", "language", "text"]),
+                                                          (2, ["score"], ["id", "language", "text"])]
+    assert list(unmet_inputs(stages[:1], ["id"])) == [(0, ["text"], ["id"])]
+
+
+def _docs(tmp_path, **extra):
+    p = tmp_path / "docs.jsonl"
+    p.write_text("".join(json.dumps({"id": str(i), "text": f"doc {i}", **extra}) + "\n" for i in range(3)))
+    return str(p)
+
+
+def test_plan_input_checks_stage_reads_against_sampled_input_and_earlier_writes(tmp_path):
+    docs = _docs(tmp_path, lang="eng_Latn", score=0.5)
+    by_language = {"type": "exact_dedup", "params": {"scope": "language"}}
+    cfg = load_config({"input": {"paths": [docs]}, "stages": [{"type": "normalize"}, by_language]})
+    with pytest.raises(ConfigError, match=r"<config>: stages\[1\] \(exact_dedup\): reads 'language', which neither "
+                                          r"the input nor an earlier stage provides \(columns there: id, metadata, "
+                                          r"source, text, utf8_repaired\)"):
+        plan_input(cfg)
+    opts, specs = plan_input(load_config({"input": {"paths": [docs]}, "stages": [{"type": "langid"}, by_language]}))
+    assert len(specs) == 1 and opts.text_field == "text"
+    promoted = {"paths": [docs], "columns": {"lang": "language", "score": "quality"}}
+    plan_input(load_config({"input": promoted, "stages": [
+        by_language, {"type": "minhash_dedup", "params": {"keep": "highest_quality"}}]}))
+    with pytest.raises(ConfigError, match=r"stages\[0\] \(minhash_dedup\): reads 'quality'"):
+        plan_input(load_config({"input": {"paths": [docs]}, "stages": [
+            {"type": "minhash_dedup", "params": {"keep": "highest_quality"}}]}))
+
+
+def test_input_columns_follow_params(tmp_path):
+    minhash = get_stage_class("minhash_dedup")
+    params = minhash.Params(text_column="body", scope="language", language_column="lang")
+    assert minhash(params).input_columns() == ("body", "id", "lang")
+    assert get_stage_class("exact_dedup")().input_columns() == ("text", "id")
+
+
+def _cli(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "xcurate", *args], capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_validate_reads_the_input_and_names_file_and_field(tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "1", "body": "hello"}) + "\n")
+    write(tmp_path, "c.yaml", f"input: {{paths: ['{docs}']}}\nstages: [{{type: normalize}}]\n")
+    r = _cli(tmp_path, "validate", "c.yaml")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"xcurate: error: {docs}: no text field 'text' in the first record; "
+                                             "fields found: body, id; set input.text_field"]
+    write(tmp_path, "d.yaml", f"input: {{paths: ['{docs}'], text_field: body}}\nstages: [{{type: quality}}, "
+                              "{type: minhash_dedup, params: {scope: language}}]\n")
+    r = _cli(tmp_path, "validate", "d.yaml")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "d.yaml: stages[1] (minhash_dedup): reads 'language'" in r.stderr
+    r = _cli(tmp_path, "validate", "d.yaml", "--set", "stages[1].params.scope=global")
+    assert r.returncode == 0 and "d.yaml: OK (2 stages: quality, minhash_dedup)" in r.stdout
+
+
+def test_stages_command_prints_each_kind(tmp_path):
+    lines = _cli(tmp_path, "stages").stdout.splitlines()
+    kinds = {line.split()[0]: line.split()[1] for line in lines if " reads=" in line}
+    registered = available_stages()  # in this process, maybe more: stages other tests registered
+    assert set(kinds) <= set(registered) and {n: registered[n].kind() for n in kinds} == kinds
+    assert kinds["langid"] == "actor" and kinds["normalize"] == "task" and kinds["minhash_dedup"] == "global"

@@ -69,7 +69,7 @@ def test_manifest_accounts_for_every_document(e2e_run):
                                       "chars": m["languages"]["und"]["chars"]}}
     assert json.loads((out / "manifest.json").read_text())["shards"] == m["shards"]
     report = (out / "report.html").read_text()
-    assert report.count("<img src=\"data:image/png;base64,") == 2 and "length_filter" in report
+    assert report.count("<img src=\"data:image/png;base64,") == 3 and "length_filter" in report  # stages, languages, lengths
 
 
 def test_stats_prints_the_summary(e2e_run, capsys):

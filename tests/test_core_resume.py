@@ -57,8 +57,12 @@ def test_killed_run_resumes_to_identical_shards(tmp_path, big_config):
 
     rerun = _cli(["run", str(big_config), "-o", str(out)])
     assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
+    console = rerun.stderr.read().decode()
     resumed, m = _shards(out)
     assert m["units"] > done_before
+    # the rerun says what is done, and its pass runs the stages on the other units only
+    assert f"resuming: {done_before} of {m['units']} units done" in console
+    assert f"→ output: {m['units'] - done_before} units" in console
 
     clean = tmp_path / "clean"
     fresh = _cli(["run", str(big_config), "-o", str(clean)])

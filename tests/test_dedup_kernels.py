@@ -28,10 +28,13 @@ def test_tokens_equal_split_words_on_real_text(shared_data):
 
 
 def test_normalisation_like_datatrove():
+    """datatrove's, except that marks outside alphabets stay (kana voicing, abugida vowel signs:
+    xcurate.text.normalize): without them ours is datatrove's."""
+    import regex
     from datatrove.utils.text import simplify_text
     for text in MIXED[:5]:
         ours = " ".join(tokenize_series([text], MinHashSpec().norm).to_list()[0])
-        assert ours == " ".join(split_words(simplify_text(text)))
+        assert regex.sub(r"\p{Mn}", "", ours) == " ".join(split_words(simplify_text(text)))
 
 
 @pytest.mark.parametrize("num_perm,seed", [(112, 1), (64, 42)])

@@ -148,3 +148,15 @@ def test_calibrate_lid_cli_writes_a_table_the_stage_reads(tmp_path, capsys, shar
     _, reasons = run(["This is an English sentence about the weather today."], thresholds_file=str(out))
     assert reasons == [None]
     assert main(["calibrate-lid", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
+
+
+def test_threshold_table_follows_the_model():
+    from xcurate.stages.langid import LangIdParams, resolve_thresholds, threshold_table_for
+    assert threshold_table_for("lid.176.ftz").name == "lid176.yaml"
+    assert threshold_table_for("cis-lmu/glotlid").name == "glotlid.yaml"
+    assert threshold_table_for("/models/GlotLID-v3/model.bin").name == "glotlid.yaml"
+    assert threshold_table_for("/models/openlid.bin").name == "lid176.yaml"
+    glot = resolve_thresholds(LangIdParams(model="cis-lmu/glotlid"))
+    assert glot.for_language("rus_Cyrl") == 0.9 and glot.for_language("cmn_Hani") == 0.692  # FineWeb-2's
+    lid176 = resolve_thresholds(LangIdParams())
+    assert lid176.for_language("gla_Latn") == 0.3 and lid176.per_language != glot.per_language

@@ -1,4 +1,4 @@
-"""``xcurate mix`` end to end on Ray: token counting, plans, sampling, determinism, bad input.
+"""``xcurate mix`` end to end on the engine: token counting, plans, sampling, accounting, determinism, bad input.
 
 Inputs are built from real text in ../shared/data/corpus: an xcurate-layout output dir from
 UD pseudo-documents (6 languages, with dup_cluster_size) and a plain Parquet dataset of
@@ -9,8 +9,6 @@ import gzip
 import hashlib
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +71,7 @@ def _config(inputs, policy, **extra):
     cfg = {"seed": 7,
            "sources": [{"name": "web", "path": str(inputs["web"]), "group": "web"},
                        {"name": "tatoeba", "path": str(inputs["tatoeba"]), "group": "parallel"}],
-           "policy": policy, "max_epochs": 3, "output": {"shard_rows": 1000}}
+           "policy": policy, "max_epochs": 3, "ray": {"progress_bars": False}}
     cfg.update(extra)
     return cfg
 
@@ -89,25 +87,32 @@ def mixture(ray_local, inputs, tmp_path_factory):
 
 
 def _read_shards(out: Path):
-    files = sorted((out / "data").glob("part-*.parquet"))
-    return files, pa.concat_tables([pq.read_table(f) for f in files])
+    files = sorted((out / "data").rglob("part-*.parquet"))
+    return files, pa.concat_tables([pq.read_table(f).cast(pq.read_schema(files[0])) for f in files])
+
+
+def _source_rows(inputs) -> int:
+    return sum(pq.read_metadata(f).num_rows for d in inputs.values() for f in Path(d).rglob("*.parquet"))
 
 
 def test_realized_tokens_match_plan_within_one_percent(mixture):
     out, manifest = mixture
     _, table = _read_shards(out)
     plan = json.loads((out / "plan.json").read_text())
+    mix = manifest["mix"]
     realized = collections.Counter()
-    for lang, tok in zip(table.column("language").to_pylist(), table.column("tokens").to_pylist()):
-        realized[lang] += tok
-    big = [l for l in manifest["languages"] if l["planned_docs_worth"] >= 1000]
+    for lang, tok, copies in zip(table.column("language").to_pylist(), table.column("tokens").to_pylist(),
+                                 table.column("mix_copies").to_pylist()):
+        realized[lang] += tok * copies
+    mean_tokens = {l["language"]: l["mean_doc_tokens"] for l in plan["languages"]}
+    big = [l for l in mix["languages"] if l["planned_tokens"] >= 1000 * mean_tokens[l["language"]]]
     assert len(big) >= 2, "the test data must give some languages >= 1000 documents' worth"
     for lang in big:
         assert abs(realized[lang["language"]] - lang["planned_tokens"]) <= 0.01 * lang["planned_tokens"], lang
-    for lang in manifest["languages"]:  # every language is at most one document off per source
+    for lang in mix["languages"]:  # every language is at most one document off per source
         assert realized[lang["language"]] == lang["realized_tokens"]
-    assert sum(realized.values()) == manifest["realized_tokens"]
-    assert abs(manifest["realized_tokens"] - plan["total_planned_tokens"]) <= 0.01 * plan["total_planned_tokens"]
+    assert sum(realized.values()) == mix["realized_tokens"]
+    assert abs(mix["realized_tokens"] - plan["total_planned_tokens"]) <= 0.01 * plan["total_planned_tokens"]
 
 
 def test_tokens_column_is_the_sentencepiece_count(mixture):
@@ -123,70 +128,74 @@ def test_tokens_column_is_the_sentencepiece_count(mixture):
 def test_epochs_never_exceed_cap_and_repeats_are_whole_documents(mixture, inputs):
     out, manifest = mixture
     _, table = _read_shards(out)
-    cap = manifest["max_epochs"]
-    for lang in manifest["languages"]:
+    mix = manifest["mix"]
+    cap = mix["max_epochs"]
+    for lang in mix["languages"]:
         assert lang["epochs_realized"] <= cap + 1e-9
-    for src in manifest["sources"]:
+    for src in mix["sources"]:
         assert src["epochs_realized"] <= cap + 1e-9
-    # yor_Latn (32 docs) and tel_Telu are planned above 2 epochs: documents repeat, numbered 0..n-1
-    copies = collections.defaultdict(list)
-    for key, c in zip(zip(table.column("mix_source").to_pylist(), table.column("id").to_pylist()),
-                      table.column("copy").to_pylist()):
-        copies[key].append(c)
-    assert max(len(v) for v in copies.values()) == 3 == math.ceil(cap)
-    assert all(sorted(v) == list(range(len(v))) for v in copies.values())
-    tel = next(l for l in manifest["languages"] if l["language"] == "tel_Telu")
+    # yor_Latn (32 docs) and tel_Telu are planned above 2 epochs: documents repeat as a count, each row once
+    keys = list(zip(table.column("mix_source").to_pylist(), table.column("id").to_pylist()))
+    assert len(set(keys)) == len(keys) == mix["documents"]
+    copies = table.column("mix_copies").to_numpy()
+    assert copies.min() >= 1 and copies.max() == 3 == math.ceil(cap) and copies.sum() == mix["rows"]
+    tel = next(l for l in mix["languages"] if l["language"] == "tel_Telu")
     assert tel["epochs_planned"] > 2
-    # the repeated rows are the original documents: same text as the input
+    # the sampled rows are the original documents: same text as the input
     web_text = {r["id"]: r["text"] for f in (inputs["web"] / "data").rglob("*.parquet")
                 for r in pq.read_table(f, columns=["id", "text"]).to_pylist()}
     web_rows = table.filter(pa.compute.equal(table.column("mix_source"), "web")).to_pylist()
     assert all(web_text[r["id"]] == r["text"] for r in web_rows)
 
 
-def test_shards_are_shuffled_and_sized(mixture):
+def test_every_source_document_is_accounted(mixture, inputs):
     out, manifest = mixture
     files, table = _read_shards(out)
-    assert len(files) == math.ceil(table.num_rows / 1000) == len(manifest["shards"])
-    first = pq.read_table(files[0]).slice(0, 200)
-    assert len(set(first.column("language").to_pylist())) >= 4
-    assert set(first.column("mix_source").to_pylist()) == {"web", "tatoeba"}
-    for f in files:
-        assert 500 <= pq.read_metadata(f).num_rows <= 1500
+    stages = {st["name"]: st for st in manifest["stages"]}
+    assert manifest["input_documents"] == _source_rows(inputs) == stages["read"]["input"]
+    assert stages["mix_tokens"]["dropped"] == {}
+    sample = stages["mix_sample"]
+    assert sample["input"] == sample["kept"] + sample["dropped"]["not_sampled"]
+    assert sample["kept"] == table.num_rows == manifest["output_documents"] == manifest["mix"]["documents"]
+    assert not (out / "rejected").exists()   # not-sampled documents are counted, not copied
+    assert {f.parent.name for f in files} == {f"language={l['language']}" for l in manifest["mix"]["languages"]}
     for info in manifest["shards"]:
         assert hashlib.sha256((out / info["path"]).read_bytes()).hexdigest() == info["sha256"]
+
+
+def test_rerun_resumes_and_other_config_needs_overwrite(mixture, inputs):
+    out, manifest = mixture
+    again = run_mix(_config(inputs, TEMPERATURE), str(out), echo=lambda *_: None)
+    assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in manifest["shards"]]
+    with pytest.raises(UserError, match="--overwrite"):
+        run_mix(_config(inputs, TEMPERATURE), str(out), seed=99, echo=lambda *_: None)
 
 
 def test_same_seed_gives_identical_shards(mixture, inputs, tmp_path):
     out, manifest = mixture
     again = run_mix(_config(inputs, TEMPERATURE), str(tmp_path / "b"), echo=lambda *_: None)
     assert [s["sha256"] for s in again["shards"]] == [s["sha256"] for s in manifest["shards"]]
-    plan = json.loads((tmp_path / "b" / "plan.json").read_text())
-    assert plan["token_counting"]["counted"] == 0  # the per-shard token cache was reused
     other = run_mix(_config(inputs, TEMPERATURE), str(tmp_path / "c"), seed=8, echo=lambda *_: None)
     assert [s["sha256"] for s in other["shards"]] != [s["sha256"] for s in manifest["shards"]]
 
 
-def test_mixture_streams_in_order_with_datasets(mixture):
+def test_mixture_loads_with_datasets(mixture):
     import datasets
     out, _ = mixture
     files, table = _read_shards(out)
     ds = datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train", streaming=True)
-    ids = [row["id"] for _, row in zip(range(2500), ds)]
-    assert ids == table.column("id").to_pylist()[:2500]
-
-
-def test_existing_mixture_needs_overwrite(mixture, inputs):
-    out, _ = mixture
-    with pytest.raises(UserError, match="--overwrite"):
-        run_mix(_config(inputs, TEMPERATURE), str(out), echo=lambda *_: None)
+    rows = [(row["id"], row["mix_copies"]) for row in ds]
+    assert rows == list(zip(table.column("id").to_pylist(), table.column("mix_copies").to_pylist()))
 
 
 def test_dry_run_prints_table_and_writes_plan_and_plot(ray_local, inputs, tmp_path):
     lines = []
     plan = run_mix(_config(inputs, {"type": "unimax", "total_tokens": 200_000}), str(tmp_path),
                    dry_run=True, echo=lines.append)
-    assert not (tmp_path / "data").exists() and not (tmp_path / "manifest.json").exists()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    sample = next(st for st in manifest["stages"] if st["name"] == "mix_sample")
+    assert sample["kept"] == 0 and sample["dropped"] == {"dry_run": sample["input"]}
+    assert not list(tmp_path.rglob("part-*.parquet"))
     assert json.loads((tmp_path / "plan.json").read_text())["total_planned_tokens"] == plan["total_planned_tokens"]
     assert (tmp_path / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = lines[0]
@@ -197,6 +206,10 @@ def test_dry_run_prints_table_and_writes_plan_and_plot(ray_local, inputs, tmp_pa
     expected, _ = unimax_policy(pools, 200_000, 3)
     assert {l["language"]: l["planned_tokens"] for l in plan["languages"]} == \
         {k: round(v) for k, v in expected.items()}
+    # the real run replaces a dry run without --overwrite
+    manifest = run_mix(_config(inputs, {"type": "unimax", "total_tokens": 200_000}), str(tmp_path),
+                       echo=lambda *_: None)
+    assert manifest["mix"]["realized_tokens"] == pytest.approx(200_000, rel=0.01)
 
 
 def test_budget_beyond_cap_is_a_clear_error_before_sampling(ray_local, inputs, tmp_path):
@@ -205,7 +218,7 @@ def test_budget_beyond_cap_is_a_clear_error_before_sampling(ray_local, inputs, t
         run_mix(cfg, str(tmp_path / "out"), echo=lambda *_: None)
     msg = str(e.value)
     assert "yor_Latn" in msg and "deu_Latn" in msg and "eng_Latn" not in msg and "missing" in msg
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out" / "plan.json").exists() and not list((tmp_path / "out").rglob("part-*.parquet"))
     plan = run_mix({**cfg, "fill": "cap"}, str(tmp_path / "capped"), dry_run=True, echo=lambda *_: None)
     by_lang = {l["language"]: l for l in plan["languages"]}
     assert by_lang["yor_Latn"]["epochs"] == pytest.approx(3.0)
@@ -225,7 +238,7 @@ def test_language_without_data_is_an_error(ray_local, inputs, tmp_path):
         run_mix(_config(inputs, {"type": "explicit", "budgets": {"xho_Latn": 1000, "deu_Latn": 1000}}),
                 str(tmp_path), echo=lambda *_: None)
     with pytest.raises(UserError, match="no data.*swh_Latn"):
-        run_mix(_config(inputs, TEMPERATURE, languages=["deu_Latn", "swh_Latn"]), str(tmp_path),
+        run_mix(_config(inputs, TEMPERATURE, languages=["deu_Latn", "swh_Latn"]), str(tmp_path / "b"),
                 echo=lambda *_: None)
     assert not (tmp_path / "plan.json").exists()
 
@@ -261,7 +274,7 @@ def test_local_hf_tokenizer_counts_and_groups_split(ray_local, inputs, tmp_path)
     _whitespace_tokenizer(tmp_path / "tokenizer.json", texts[:300])
     cfg = _config(inputs, {"type": "explicit", "budgets": {"eng_Latn": 20_000}},
                   tokenizer={"kind": "hf", "name": str(tmp_path / "tokenizer.json")},
-                  groups={"web": 3, "parallel": 1}, token_cache_dir=str(tmp_path / "cache"))
+                  groups={"web": 3, "parallel": 1})
     plan = run_mix(cfg, str(tmp_path / "o"), dry_run=True, echo=lambda *_: None)
     eng = next(l for l in plan["languages"] if l["language"] == "eng_Latn")
     srcs = {s["source"]: s for s in eng["sources"]}
@@ -270,7 +283,6 @@ def test_local_hf_tokenizer_counts_and_groups_split(ray_local, inputs, tmp_path)
     assert srcs["tatoeba"]["available_tokens"] == expected_tatoeba
     assert srcs["web"]["planned_tokens"] == pytest.approx(15_000)
     assert srcs["tatoeba"]["planned_tokens"] == pytest.approx(5_000)
-    assert any((tmp_path / "cache" / "web").rglob("*.tokens.parquet"))
 
 
 def test_rehydration_repeats_documents_by_cluster_size(ray_local, inputs, tmp_path):
@@ -285,9 +297,9 @@ def test_rehydration_repeats_documents_by_cluster_size(ray_local, inputs, tmp_pa
     cfg["policy"]["budgets"] = {"deu_Latn": deu["pool_tokens"]}  # exactly one pass over the rehydrated pool
     manifest = run_mix(cfg, str(tmp_path / "out"), echo=lambda *_: None)
     _, table = _read_shards(tmp_path / "out")
-    seen = collections.Counter(table.column("id").to_pylist())
-    assert {r["id"]: int(w) for r, w in zip(web_rows, weights)} == dict(seen)
-    assert manifest["realized_tokens"] == deu["pool_tokens"]
+    seen = dict(zip(table.column("id").to_pylist(), table.column("mix_copies").to_pylist()))
+    assert {r["id"]: int(w) for r, w in zip(web_rows, weights)} == seen
+    assert manifest["mix"]["realized_tokens"] == deu["pool_tokens"]
 
 
 def test_scaling_law_plan_reports_fits(ray_local, inputs, tmp_path):
@@ -303,24 +315,10 @@ def test_scaling_law_plan_reports_fits(ray_local, inputs, tmp_path):
     assert all(l["epochs"] <= 3 + 1e-9 for l in plan["languages"])
 
 
-def test_changed_shard_is_recounted(ray_local, inputs, tmp_path):
-    src = tmp_path / "tat"
-    shutil.copytree(inputs["tatoeba"], src, ignore=shutil.ignore_patterns(".xcurate-tokens"))
-    cfg = _config(inputs, {"type": "temperature", "total_tokens": 5000, "alpha": 1.0},
-                  sources=[{"name": "t", "path": str(src)}])
-    first = run_mix(cfg, str(tmp_path / "o1"), dry_run=True, echo=lambda *_: None)
-    assert first["token_counting"] == {"counted": 2, "cached": 0, "shards": 2}
-    part = src / "part-0.parquet"
-    pq.write_table(pq.read_table(part).slice(0, 100), part)
-    second = run_mix(cfg, str(tmp_path / "o2"), dry_run=True, echo=lambda *_: None)
-    assert second["token_counting"] == {"counted": 1, "cached": 1, "shards": 2}
-    docs = lambda p: sum(l["docs"] for l in p["languages"])  # noqa: E731
-    assert docs(first) - docs(second) == 2000 - 100
-
-
 def test_dataset_without_language_information_is_an_error(ray_local, tmp_path, capsys):
-    pq.write_table(pa.table({"text": ["eins zwei drei", "vier fünf"]}), tmp_path / "part-0.parquet")
-    cfg = {"sources": [{"name": "nolang", "path": str(tmp_path)}],
+    (tmp_path / "src").mkdir()
+    pq.write_table(pa.table({"text": ["eins zwei drei", "vier fünf"]}), tmp_path / "src" / "part-0.parquet")
+    cfg = {"sources": [{"name": "nolang", "path": str(tmp_path / "src")}],
            "policy": {"type": "temperature", "total_tokens": 3}}
     with pytest.raises(UserError, match="cannot tell the language"):
         run_mix(cfg, str(tmp_path / "o"), dry_run=True, echo=lambda *_: None)

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 from xcurate.fsutil import atomic_write_parquet
-from xcurate.mix.sample import GroupChoice, choose_thresholds, read_side, unit_bins, unit_uniforms
-from xcurate.mix.tokens import SIDE_SCHEMA, Shard
+from xcurate import schema
+from xcurate.mix.sample import GroupChoice, Shard, choose_thresholds, read_side, unit_bins, unit_uniforms
 
 REHYDRATE = [[1, 1], [3, 2], [8, 3]]
 # (source, languages of each of its shards): mixed-language and single-language shards
@@ -32,11 +32,11 @@ def exact_thresholds(plan_tokens, pool_tokens, pool_units, caps, shards, seed, r
     us: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in remainder}
     toks: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in remainder}
     for shard in shards:
-        side = read_side(shard, rehydrate_table)
+        side = read_side(shard.path, rehydrate_table)
         u = unit_uniforms(seed, shard, side.copies)
         unit_doc = np.repeat(np.arange(len(side.tokens)), side.copies)
         unit_lang = side.language[unit_doc]
-        for lang in np.unique(side.language):
+        for lang in _live_languages(shard):
             key = (shard.source, str(lang))
             if key in remainder:
                 m = unit_lang == lang
@@ -60,6 +60,7 @@ def exact_thresholds(plan_tokens, pool_tokens, pool_units, caps, shards, seed, r
 
 @pytest.fixture(scope="module")
 def side_shards(tmp_path_factory) -> List[Shard]:
+    """Unit files as the engine hands them to mix_sample: counted columns, some rows dropped earlier."""
     root = tmp_path_factory.mktemp("sides")
     rng = np.random.default_rng(7)
     shards = []
@@ -68,20 +69,21 @@ def side_shards(tmp_path_factory) -> List[Shard]:
             n = int(rng.integers(1500, 3000))
             tokens = rng.integers(0, 300, n).astype(np.int32)
             tokens[rng.random(n) < 0.05] = 0        # empty documents make ties in the running total
-            side = pa.table({"tokens": tokens, "language": rng.choice(list(langs), n).tolist(),
-                             "dup_cluster_size": rng.integers(1, 12, n).astype(np.int32)}, schema=SIDE_SCHEMA)
-            rel = f"part-{i}.parquet"
-            path = str(root / source / (rel + ".tokens.parquet"))
-            atomic_write_parquet(side, path)
-            shards.append(Shard(source, str(root / source / rel), rel, None, path, 0, 0))
+            dropped = rng.random(n) < 0.03          # dropped by an earlier stage: never part of the pool
+            unit = pa.table({"mix_source": [source] * n, "language": rng.choice(list(langs), n).tolist(),
+                             "tokens": tokens, "dup_cluster_size": rng.integers(1, 12, n).astype(np.int32),
+                             schema.DROP_STAGE: [("read" if d else None) for d in dropped]})
+            path = str(root / source / f"u{i:03d}-0000.parquet")
+            atomic_write_parquet(unit, path)
+            shards.append(Shard.of(source, path))
     return shards
 
 
 def _pools(shards, rehydrate_table):
     pool_tokens, pool_units = {}, {}
     for s in shards:
-        side = read_side(s, rehydrate_table)
-        for lang in np.unique(side.language):
+        side = read_side(s.path, rehydrate_table)
+        for lang in _live_languages(s):
             m = side.language == lang
             key = (s.source, str(lang))
             pool_tokens[key] = pool_tokens.get(key, 0) + int((side.tokens[m] * side.copies[m]).sum())
@@ -119,13 +121,13 @@ def test_driver_receives_histograms_and_one_bin_of_units(ray_local, side_shards)
     got = choose_thresholds(plan, pool_tokens, pool_units, caps, side_shards, 5, REHYDRATE,
                             n_bins=n_bins, transfer=transfer)
     fractional = {k for k, c in got.items() if plan[k] - c.full_passes * pool_tokens[k] > 0}
-    shard_groups = sum(1 for s in side_shards for lang in np.unique(read_side(s, None).language)
+    shard_groups = sum(1 for s in side_shards for lang in _live_languages(s)
                        if (s.source, str(lang)) in fractional)
     assert transfer["histogram_values"] == 3 * n_bins * shard_groups
     # pass 2 brings back only the units of one bin per fractional group: a few, not the pool
     crossing_units = 0
     for key in fractional:
-        u = np.concatenate([unit_uniforms(5, s, read_side(s, REHYDRATE).copies)[_unit_mask(s, key[1])]
+        u = np.concatenate([unit_uniforms(5, s, read_side(s.path, REHYDRATE).copies)[_unit_mask(s, key[1])]
                             for s in side_shards if s.source == key[0]])
         bins = unit_bins(u, n_bins)
         crossing_units += np.bincount(bins, minlength=n_bins).max()
@@ -134,8 +136,13 @@ def test_driver_receives_histograms_and_one_bin_of_units(ray_local, side_shards)
     assert transfer["tasks"] == 2 * len(side_shards)
 
 
+def _live_languages(shard: Shard) -> np.ndarray:
+    side = read_side(shard.path, None)
+    return np.unique(side.language[side.copies > 0])
+
+
 def _unit_mask(shard: Shard, lang: str) -> np.ndarray:
-    side = read_side(shard, REHYDRATE)
+    side = read_side(shard.path, REHYDRATE)
     return np.repeat(side.language == lang, side.copies)
 
 
@@ -151,17 +158,20 @@ def test_no_fractional_group_runs_no_task(ray_local, side_shards):
 
 @pytest.mark.parametrize("rehydrate", [None, REHYDRATE])
 def test_source_stats_are_aggregated_per_shard(ray_local, side_shards, rehydrate):
-    from xcurate.workflows.mix import MixConfig, source_stats
+    from xcurate.mix.config import MixConfig
+    from xcurate.mix.plan import source_stats
 
     cfg = MixConfig.model_validate({
         "sources": [{"name": "web", "path": "unused"}, {"name": "books", "path": "unused", "languages": ["sw"]}],
         "policy": {"type": "unimax", "total_tokens": 1}, "rehydrate": {"enabled": bool(rehydrate),
                                                                         **({"table": rehydrate} if rehydrate else {})}})
     pool_tokens, pool_units = _pools(side_shards, rehydrate)
-    rows = {(r["source"], r["language"]): r for r in source_stats(side_shards, cfg).to_dicts()}
+    stats, shards = source_stats([s.path for s in side_shards], cfg)
+    assert shards == side_shards
+    rows = {(r["source"], r["language"]): r for r in stats.to_dicts()}
     assert set(rows) == {k for k in pool_tokens if k[0] == "web" or k[1] == "sw"}
     for key, r in rows.items():
-        sides = [read_side(s, None) for s in side_shards if s.source == key[0]]
-        docs = np.concatenate([s.tokens[s.language == key[1]] for s in sides])
+        sides = [read_side(s.path, None) for s in side_shards if s.source == key[0]]
+        docs = np.concatenate([s.tokens[(s.language == key[1]) & (s.copies > 0)] for s in sides])
         assert (r["docs"], r["tokens"], r["max_doc_tokens"]) == (len(docs), docs.sum(), docs.max())
         assert (r["pool_tokens"], r["pool_units"]) == (pool_tokens[key], pool_units[key])

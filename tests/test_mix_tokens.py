@@ -63,3 +63,29 @@ def test_unknown_kind_and_missing_sentencepiece_file(tmp_path):
         resolve_tokenizer("bpe", None)
     with pytest.raises(UserError, match="SentencePiece model file not found"):
         resolve_tokenizer("sentencepiece", str(tmp_path / "sp.model"))
+
+
+def test_mix_tokens_stage_tells_source_language_and_tokens_without_ray():
+    import pyarrow as pa
+
+    from xcurate.stages.mix_tokens import MixTokens
+
+    tok = resolve_tokenizer("sentencepiece", None)
+    files = {"web": ["/d/web/data/language=deu_Latn/part-0.parquet"], "books": ["/d/books/b.jsonl"],
+             "news": ["/d/news/n.parquet"]}
+    stage = MixTokens(MixTokens.Params(tokenizer=tok.to_dict(), sources={
+        "web": {"group": "web", "files": files["web"]},                                  # hive directory
+        "books": {"group": "books", "language": "fin_Latn", "files": files["books"]},    # constant language
+        "news": {"group": "web", "language_field": "lang", "files": files["news"]}}))   # its own column
+    table = pa.table({"text": TEXTS, "source": [files["web"][0], files["books"][0], files["news"][0],
+                                                files["news"][0]],
+                      "language": [None, None, None, None], "lang": [None, None, "jpn_Jpan", ""],
+                      "dup_cluster_size": ["3", None, None, "2"]})
+    out = stage(table)
+    got = out.table
+    assert got["language"].to_pylist() == ["deu_Latn", "fin_Latn", "jpn_Jpan", None]
+    assert got["mix_source"].to_pylist() == ["web", "books", "news", "news"]
+    assert got["mix_group"].to_pylist() == ["web", "books", "web", "web"]
+    assert got["tokens"].to_pylist() == TokenCounter(tok).count(TEXTS).tolist()
+    assert got["dup_cluster_size"].to_pylist() == [3, 1, 1, 2]
+    assert out.drop_reason.to_pylist() == [None, None, None, "no_language"]

@@ -23,12 +23,13 @@ def datatrove_filters(settings: dict, language: str):
                                             GopherRepetitionFilter)
     from datatrove.pipeline.filters import c4_filters
     rep = settings["gopher_repetition"]
+    gopher = {k: v for k, v in settings["gopher_quality"].items() if k != "alpha_ratio_skips_punctuation"}
     c4 = {k: v for k, v in settings["c4_quality"].items() if k != "end_punctuation"}
     # datatrove's C4 end punctuation is a module constant, not a parameter: set it to ours (a superset
     # adding other scripts' sentence-final marks) so both sides run with equivalent parameters.
     c4_filters.END_PUNCTUATION = tuple(settings["c4_quality"]["end_punctuation"])
     return {
-        "gopher_quality": GopherQualityFilter(**settings["gopher_quality"], language=language),
+        "gopher_quality": GopherQualityFilter(**gopher, language=language),
         "gopher_repetition": GopherRepetitionFilter(
             **{**rep, "top_n_grams": tuple(map(tuple, rep["top_n_grams"])),
                "dup_n_grams": tuple(map(tuple, rep["dup_n_grams"]))}, language=language),
@@ -51,7 +52,7 @@ def our_decisions(text: str, settings: dict, language=None):
 def test_decisions_agree_with_datatrove_on_real_documents(shared_data):
     from datatrove.data import Document
     docs = [json.loads(line) for line in open(shared_data / "corpus" / "ud_docs.jsonl", encoding="utf-8")]
-    settings = LanguageSettings()
+    settings = LanguageSettings(profile="datatrove_defaults")
     totals, disagreements = defaultdict(int), defaultdict(list)
     for lang in AGREEMENT_LANGUAGES:
         s = settings.get(lang, lang.split("_")[1])
@@ -85,7 +86,7 @@ def test_registered_and_reasons_name_the_filter():
     out = stage()(pa.table({"text": [good, repeated, "short text."], "language": ["eng_Latn"] * 3}))
     reasons = out.drop_reason.to_pylist()
     assert reasons[1] == "gopher_repetition:dup_line_frac"
-    assert reasons[2] is not None and reasons[2].startswith("gopher_")
+    assert reasons[2] is not None and reasons[2].startswith(("gopher_", "fineweb_"))
     assert all(r is None or ":" in r for r in reasons)
 
 
@@ -157,7 +158,7 @@ def test_bad_input():
     assert reasons[5] is None or reasons[5].split(":")[0] in ("gopher_repetition", "gopher_quality",
                                                                 "c4_quality", "fineweb_quality")
     no_lang = stage()(pa.table({"text": ["Plain text without a language column."]}))
-    assert no_lang.drop_reason.to_pylist()[0].startswith("gopher_")  # default settings, dropped with a reason
+    assert no_lang.drop_reason.to_pylist()[0].startswith(("gopher_", "fineweb_"))  # default settings, with a reason
 
 
 def test_langid_and_quality_end_to_end(tmp_path, shared_data, ray_local):
@@ -181,3 +182,58 @@ def test_langid_and_quality_end_to_end(tmp_path, shared_data, ray_local):
     shard = sorted((tmp_path / "out" / "data").rglob("*.parquet"))[0]
     kept = pq.ParquetFile(shard).read()
     assert {"language", "language_score", "script", "language_topk", "quality_signals"} <= set(kept.column_names)
+
+
+def test_fineweb2_settings_are_fineweb2s_values_with_their_origin():
+    """The shipped per-language files carry FineWeb-2's fitted values, mapped onto our filters."""
+    import yaml
+    from xcurate.stages.quality import PROFILE_FILTERS, QUALITY_CONFIG_DIR
+    text = (QUALITY_CONFIG_DIR / "rus_Cyrl.yaml").read_text(encoding="utf-8")
+    assert "huggingface/fineweb-2 @ d0defb24f193bb9a5a11b8b14524a03c4858e1b6" in text
+    rus = LanguageSettings().get("rus_Cyrl", "Cyrl")
+    assert rus["gopher_repetition"]["dup_line_frac"] == 0.322 and rus["fineweb_quality"]["line_punct_thr"] == 0.231
+    assert rus["gopher_repetition"]["top_n_grams"][0] == [2, 0.184]
+    assert rus["gopher_quality"]["max_non_alpha_words_ratio"] == 0.713 and rus["gopher_quality"]["min_stop_words"] == 2
+    assert {"года", "также"} <= set(rus["gopher_quality"]["stop_words"])
+    # FineWeb-2's pipeline's fixed values, and no C4
+    assert rus["gopher_repetition"]["dup_para_frac"] == 0 and rus["fineweb_quality"]["char_duplicates_ratio"] == 0.1
+    assert "c4_quality" not in PROFILE_FILTERS["fineweb2"]
+    assert yaml.safe_load(text)["gopher_quality"]["stop_words"][:2] == ["в", "и"]
+    datatrove = LanguageSettings(profile="datatrove_defaults").get("rus_Cyrl", "Cyrl")
+    assert datatrove["gopher_quality"]["stop_words"][0] == "the" and datatrove["fineweb_quality"]["line_punct_thr"] == 0.12
+
+
+def test_fineweb2_profile_keeps_clean_prose_that_datatrove_defaults_drop(shared_data):
+    """Issue #15: Russian and Bengali prose fell under datatrove's English 0.8 alphabetic-word ratio."""
+    docs = [json.loads(line) for line in open(shared_data / "corpus" / "ud_docs.jsonl", encoding="utf-8")]
+    texts = [d["text"] for d in docs if d["lang_script"] in ("rus_Cyrl", "ben_Beng")][:60]
+    langs = [d["lang_script"] for d in docs if d["lang_script"] in ("rus_Cyrl", "ben_Beng")][:60]
+    table = pa.table({"text": texts, "language": langs})
+    kept = {p: sum(r is None for r in stage(profile=p)(table).drop_reason.to_pylist())
+            for p in ("fineweb2", "datatrove_defaults")}
+    assert kept["fineweb2"] >= 0.8 * len(texts) and kept["datatrove_defaults"] < 0.2 * len(texts), kept
+
+
+def test_calibrate_quality_fits_thresholds_from_reference(tmp_path, shared_data):
+    import gzip
+    import yaml
+    from xcurate.workflows.calibrate_quality import calibrate_quality
+    with gzip.open(shared_data / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
+        sents = [json.loads(line)["text"] for line in f if '"por_Latn"' in line]
+    docs = [" ".join(sents[i:i + 4]) + "\n" + " ".join(sents[i + 4:i + 8]) for i in range(0, 640, 8)]
+    report = calibrate_quality(docs, ["por_Latn"] * len(docs), str(tmp_path / "s"), min_docs=50, source="flores")
+    assert report["por_Latn"]["docs"] == 80 and report["por_Latn"]["kept"] >= 0.95
+    assert report["por_Latn"]["junk_dropped"] >= 0.9
+    fitted = yaml.safe_load((tmp_path / "s" / "por_Latn.yaml").read_text(encoding="utf-8"))
+    assert {"de", "que"} <= set(fitted["gopher_quality"]["stop_words"])
+    assert 3 < fitted["gopher_quality"]["min_avg_word_length"] < fitted["gopher_quality"]["max_avg_word_length"] < 9
+    assert (tmp_path / "s" / "rus_Cyrl.yaml").exists()  # the shipped settings of other languages come along
+    with pytest.raises(Exception, match="min-docs"):
+        calibrate_quality(docs[:5], ["por_Latn"] * 5, str(tmp_path / "t"), min_docs=50)
+
+
+def test_calibrate_quality_command_is_registered_and_rejects_bad_tail(tmp_path, capsys):
+    from xcurate.cli import main
+    assert main(["calibrate-quality", str(tmp_path / "ref.jsonl"), "-o", str(tmp_path / "s"), "--tail", "0.7"]) == 2
+    err = capsys.readouterr().err
+    assert "--tail" in err and "Traceback" not in err

@@ -59,7 +59,7 @@ def test_synth_http_backend_end_to_end(tmp_path, shared_data, ray_local):
     assert stages["synth_qc"]["dropped"] == {}
     assert manifest["synth"]["tasks"][0]["input_records"] == 11
     assert manifest["synth"]["tasks"][0]["rejected_records"] == 2
-    rows = _rows(out, "data/language=de")
+    rows = _rows(out, "data/language=deu_Latn")  # the code `xcurate run` writes
     assert len(rows) == manifest["output_documents"] == 16
     by = {(r["source_id"], r["variant"]): r for r in rows}
     first = by[("r0", "all_target")]
@@ -77,7 +77,7 @@ def test_synth_http_backend_end_to_end(tmp_path, shared_data, ray_local):
     assert server.attempts["[500always] " + pairs[19][0]] == 3  # once per distinct chunk, then retries
     # the output loads with `datasets` as a chat dataset without conversion
     import datasets
-    ds = datasets.load_dataset("parquet", data_files=glob.glob(str(out / "data/language=de/*.parquet")), split="train")
+    ds = datasets.load_dataset("parquet", data_files=glob.glob(str(out / "data/language=deu_Latn/*.parquet")), split="train")
     assert ds.num_rows == 16 and ds[0]["messages"][0]["role"] == "user"
 
 
@@ -116,7 +116,7 @@ def test_synth_transformers_backend_in_ray(tmp_path, shared_data, ray_local, tin
     assert {(r["src_lang"], r["tgt_lang"]) for r in bitext} == {("de", "en"), ("en", "de")}
     assert all(r["backend"] == "bitext" and r["template_id"] for r in bitext)
     assert sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in glob.glob(str(out / "data/*/"))) == \
-        ["language=de", "language=en", "language=fr"]
+        ["language=deu_Latn", "language=eng_Latn", "language=fra_Latn"]
     assert all(s["sha256"] and s["rows"] for s in manifest["shards"])
 
 

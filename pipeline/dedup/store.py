@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from xcurate import schema
 from xcurate.dedup.signatures import fmix64
 from xcurate import fsutil
+from xcurate.engine.progress import Progress
 
 # Test hook: the driver stops with InjectedCrash right after this phase completes, the way a
 # killed driver would (used to test that a rerun continues and gives the same result).
@@ -134,12 +135,20 @@ def check_columns(unit_files: Sequence[str], required: Sequence[str], stage_name
         raise ValueError(f"stage {stage_name!r} needs columns {missing}; the input has {sorted(names)}")
 
 
-class Phases:
-    """Runs named phases of Ray tasks with per-task completion markers under ``root``."""
+def _on_node(fn: Callable, *args) -> Tuple[dict, str]:
+    """``fn(*args)`` and the Ray node it ran on (the phase log counts tasks per node)."""
+    import ray
+    return fn(*args), ray.get_runtime_context().get_node_id()
 
-    def __init__(self, root: str, num_cpus: float):
+
+class Phases:
+    """Runs named phases of Ray tasks with per-task completion markers under ``root``; each phase
+    reports its finished tasks as progress (``xcurate.engine.progress``), named ``label: phase``."""
+
+    def __init__(self, root: str, num_cpus: float, label: str = "dedup"):
         self.root = root
         self.num_cpus = num_cpus
+        self.label = label  # names the phases in progress lines
         self.log: Dict[str, Dict[str, float]] = {}
 
     def path(self, *parts: str) -> str:
@@ -151,41 +160,46 @@ class Phases:
         started = time.time()
         marker_dir = self.path("_phases", phase)
         results: Dict[str, dict] = {}
-        remote = ray.remote(fn).options(num_cpus=self.num_cpus, max_retries=2)
-        refs = {}
+        remote = ray.remote(_on_node).options(num_cpus=self.num_cpus, max_retries=2)
+        refs, nodes = {}, {}
         for name, args in tasks.items():
             marker = fsutil.join(marker_dir, f"{name}.json")
             if fsutil.exists(marker):
                 results[name] = fsutil.read_json(marker)
             else:
-                refs[remote.remote(*args)] = name
+                refs[remote.remote(fn, *args)] = name
         self.log[phase] = {"tasks": len(tasks), "ran": len(refs)}
         pending = list(refs)
-        while pending:
-            # collect whatever finished in the last moment (O(pending) per wait, not per task)
-            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
-            for ref in ready:
-                name = refs[ref]
-                results[name] = ray.get(ref)
-                fsutil.atomic_write_json(results[name], fsutil.join(marker_dir, f"{name}.json"))
+        with Progress(f"{self.label}: {phase}", len(refs), what="tasks", brief_s=2.0) as progress:
+            while pending:
+                # collect whatever finished in the last moment (O(pending) per wait, not per task)
+                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
+                for ref in ready:
+                    name = refs[ref]
+                    results[name], node = ray.get(ref)
+                    nodes[node] = nodes.get(node, 0) + 1
+                    fsutil.atomic_write_json(results[name], fsutil.join(marker_dir, f"{name}.json"))
+                progress.update(len(ready))
         self.log[phase]["seconds"] = round(time.time() - started, 3)
+        self.log[phase]["tasks_by_node"] = nodes
         fsutil.atomic_write_json(self.log, self.path("_phases", "log.json"))
         if os.environ.get(CRASH_ENV) == phase:
             raise InjectedCrash(f"injected crash after phase {phase!r}")
         return results
 
 
+def input_columns(params) -> List[str]:
+    """The document columns a dedup stage reads with these parameters (its stage contract)."""
+    return ([params.text_column, params.id_column] + ([params.language_column] if params.scope == "language" else [])
+            + ([params.quality_column] if params.keep == "highest_quality" else []))
+
+
 def start_run(params, unit_files: Sequence[str], work_dir: str, stage_name: str, resources) -> Tuple[List[str], str, "Phases"]:
     """Check the columns a dedup stage needs and open its resumable phase directory."""
     unit_files = list(unit_files)
-    required = [params.text_column, params.id_column, schema.DROP_STAGE, schema.DROP_REASON]
-    if params.scope == "language":
-        required.append(params.language_column)
-    if params.keep == "highest_quality":
-        required.append(params.quality_column)
-    check_columns(unit_files, required, stage_name)
+    check_columns(unit_files, [*input_columns(params), schema.DROP_STAGE, schema.DROP_REASON], stage_name)
     root = fsutil.join(work_dir, f"{stage_name}-{fingerprint(params.model_dump(), stage_name, unit_files)}")
-    return unit_files, root, Phases(root, resources.num_cpus)
+    return unit_files, root, Phases(root, resources.num_cpus, stage_name)
 
 
 def unit_task_names(unit_files: Sequence[str]) -> List[str]:

@@ -1,10 +1,14 @@
-"""Ray bootstrap and resource planning: the one place that starts or joins a Ray cluster."""
+"""Ray bootstrap and resource planning: the one place that starts or joins a Ray cluster, and that
+sizes units and the CPU requests of tasks and actor pools so that they fit the cluster (one CPU too)."""
 from __future__ import annotations
 
 import os
+import socket
+import time
 from typing import Dict, List, Optional
 
-from xcurate.engine.config import LoadedConfig, ResolvedStage
+from xcurate.engine.config import LoadedConfig, RayConfig, ResolvedStage
+from xcurate.errors import RunError
 
 
 def init_ray(address: Optional[str] = None, cfg: Optional[LoadedConfig] = None):
@@ -14,12 +18,37 @@ def init_ray(address: Optional[str] = None, cfg: Optional[LoadedConfig] = None):
         return ray
     address = address or (cfg.model.ray.address if cfg else None) or os.environ.get("RAY_ADDRESS")
     if address:
+        timeout = cfg.model.ray.connect_timeout_s if cfg else RayConfig().connect_timeout_s
+        wait_reachable(address, timeout)
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=True)
     else:
         # address="local": always an embedded Ray of our own, never one found on the machine.
         ray.init(address="local", num_cpus=cfg.model.ray.num_cpus if cfg else None, include_dashboard=False,
                  ignore_reinit_error=True, log_to_driver=True)
     return ray
+
+
+def wait_reachable(address: str, timeout_s: float) -> None:
+    """Fail within ``timeout_s`` when nothing listens at a Ray address (ray.init would retry for many minutes)."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise RunError(f"Ray address {address!r}: expected HOST:PORT or ray://HOST:PORT")
+    deadline, error = time.monotonic() + timeout_s, None
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=max(0.1, min(left, 5.0))):
+                return
+        except OSError as e:
+            error = e
+        if left <= 1.0:
+            break
+        time.sleep(1.0)  # a head node that is still starting refuses connections for a moment
+    raise RunError(f"cannot reach the Ray cluster at {address} within {timeout_s:g} s ({error}); "
+                   "check --address / ray.address / $RAY_ADDRESS, or raise ray.connect_timeout_s")
 
 
 def data_context(cfg: LoadedConfig):
@@ -31,18 +60,45 @@ def data_context(cfg: LoadedConfig):
     return ctx
 
 
+MIN_UNIT_MB = 2.0     # smaller units cost more per-unit overhead (files, tasks) than they win in balance
+UNITS_PER_CPU = 4     # enough units per CPU that the last ones do not leave most CPUs idle
+
+
+def plan_unit_bytes(input_bytes: int, cpus: float, unit_mb: float, min_unit_mb: float = MIN_UNIT_MB) -> int:
+    """The unit size for ``input_bytes`` of input on ``cpus`` CPUs.
+
+    At most ``output.unit_mb``; smaller when that gives fewer than ``UNITS_PER_CPU`` units per
+    CPU (19.5 MB at unit_mb 32 was one unit: one busy CPU), but not below ``min_unit_mb``.
+    """
+    ceiling = int(unit_mb * (1 << 20))
+    wanted = int(input_bytes // (UNITS_PER_CPU * max(cpus, 1)))
+    return min(ceiling, max(int(min_unit_mb * (1 << 20)), wanted))
+
+
+def task_cpus(cpus: float, has_actor_pools: bool) -> float:
+    """CPUs each Ray Data task (read, stateless stage, write) requests.
+
+    Beside actor pools a task asks for at most half the cluster, so that on one CPU the pools
+    and one task feeding or draining them both fit (a whole-CPU task next to a pool on a
+    1-CPU machine waited forever). The request is a scheduling share, not a limit.
+    """
+    return min(1.0, cpus / 2) if has_actor_pools else min(1.0, cpus)
+
+
 def fit_actor_cpus(pools: List[Dict[str, float]], cpus: float) -> None:
-    """Scale the CPU reservations of actor pools (dicts with num_cpus, size) so one CPU stays free.
+    """Scale the CPU reservations of actor pools (dicts with num_cpus, size) to what tasks leave.
 
     Actor pools hold their CPUs for the whole run; when they hold them all, Ray Data cannot
-    schedule the read/write tasks that feed and drain them and the run stalls (seen on 2-CPU
-    machines). The reservation is only a scheduling share: an actor still uses what it needs.
+    schedule the read/write tasks that feed and drain them and the run stalls. The pools share
+    ``cpus - task_cpus(cpus, True)`` (one CPU on 2 CPUs, half a CPU on one). The reservation
+    is only a scheduling share: an actor still uses what it needs.
     """
-    budget = max(cpus - 1.0, 0.5)
+    budget = cpus - task_cpus(cpus, True)
     held = sum(p["num_cpus"] * p["size"] for p in pools)
     if held > budget:
         for p in pools:
-            p["num_cpus"] = round(max(0.05, p["num_cpus"] * budget / held), 3)
+            # round down: the pools together must never ask for more than the budget
+            p["num_cpus"] = max(0.001, int(p["num_cpus"] * budget / held * 1000) / 1000)
 
 
 def actor_pools(streaming: List[ResolvedStage], cpus: int, gpus: int = 0) -> Dict[str, Dict[str, float]]:

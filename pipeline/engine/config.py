@@ -1,7 +1,8 @@
 """Pipeline configuration: YAML (safe loader) validated with pydantic.
 
 Errors name the file and the field, e.g. ``quickstart.yaml: stages[2].params.threshold:
-Input should be a valid number``.
+Input should be a valid number``. :func:`plan_input` is what ``validate`` and ``run`` check of
+the input before Ray starts, the stage column contract included.
 """
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import hashlib
 import json
 import os
 import re
-from typing import Any, Dict, List, Literal, Optional, Sequence, Union
+from dataclasses import replace
+from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from xcurate import schema
 from xcurate.errors import UserError
-from xcurate.engine.stage import Resources, StageParams
+from xcurate.engine.io import DOC_COLUMNS, ReadOptions, ReadSpec, plan_read_specs, read_spec
+from xcurate.engine.registry import get_stage_class
+from xcurate.engine.stage import Resources, StageParams, unmet_inputs
 
 
 class ConfigError(UserError, ValueError):
@@ -25,6 +30,20 @@ class ConfigError(UserError, ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_PATH_COMPONENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _path_component(value: str) -> str:
+    """A config value that becomes a directory name under OUTDIR must stay one plain name."""
+    if not _PATH_COMPONENT_RE.fullmatch(value) or ".." in value:
+        raise ValueError(f"{value!r} becomes a directory name in OUTDIR: use letters, digits, '_', '.', '-' "
+                         "(starting with a letter or digit, no '..')")
+    return value
+
+
+PathComponent = Annotated[str, AfterValidator(_path_component)]
 
 
 class HubSource(_Strict):
@@ -60,20 +79,30 @@ class OutputConfig(_Strict):
     unit_mb: float = Field(32.0, gt=0)
     unit_rows: int = Field(200_000, ge=1)
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
-    partition_by: str = "language"
+    partition_by: PathComponent = "language"
     keep_rejected: bool = True
     max_doc_chars: int = Field(10_000_000, ge=1, description="longer documents are quarantined (reason doc_too_large)")
+    # Reports over a corpus (an audit) need only the rows a stage flagged, not a copy of the
+    # corpus: data/ then holds the kept rows where one of these columns is set; the manifest
+    # still accounts for every row (`written_documents` beside `output_documents`).
+    write_rows_with: List[str] = Field(default_factory=list, description="write only kept rows where one of "
+                                       "these columns is not null (empty: every kept row)")
+    write_columns: Optional[List[str]] = Field(None, description="write only these columns to data/ "
+                                               "(the partition column always; null: all)")
+    tokenizer: Optional[str] = Field(None, description="adds n_tokens per document (a last stage count_tokens): "
+                                     "Hugging Face id/dir/tokenizer.json, tiktoken name or SentencePiece .model")
 
 
 class RayConfig(_Strict):
     address: Optional[str] = None
     num_cpus: Optional[int] = Field(None, ge=1)
     progress_bars: bool = True
+    connect_timeout_s: float = Field(30.0, gt=0, description="how long to try to reach ray.address")
 
 
 class StageConfig(_Strict):
     type: str
-    name: Optional[str] = None
+    name: Optional[PathComponent] = None
     params: Dict[str, Any] = Field(default_factory=dict)
     resources: Optional[Resources] = None
 
@@ -117,6 +146,12 @@ class LoadedConfig:
         relevant = {k: v for k, v in self.raw.items() if k != "ray"}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def read_options(self) -> ReadOptions:
+        i, o = self.input, self.output
+        return ReadOptions(text_field=i.text_field, id_field=i.id_field, keep_metadata=i.keep_metadata,
+                           columns=dict(i.columns), unit_rows=o.unit_rows, unit_bytes=int(o.unit_mb * (1 << 20)),
+                           max_doc_chars=o.max_doc_chars)
+
 
 def _loc(loc: Sequence[Union[str, int]]) -> str:
     out = ""
@@ -156,21 +191,39 @@ def apply_override(raw: dict, override: str) -> None:
                 node = node.setdefault(k, {})
             else:
                 raise ConfigError(f"--set {override!r}: no such key {m.group(1)!r}") from None
-    value = yaml.safe_load(m.group(2)) if m.group(2) != "" else ""
+    try:
+        value = yaml.safe_load(m.group(2)) if m.group(2) != "" else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {override!r}: the value is not valid YAML: {yaml_error_text(e)}") from None
     try:
         node[keys[-1]] = value
     except (IndexError, TypeError):
         raise ConfigError(f"--set {override!r}: no such key {m.group(1)!r}") from None
 
 
+def yaml_error_text(e: yaml.YAMLError) -> str:
+    """A YAML error on one line: ``line L, column C: problem``."""
+    mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(e).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def load_yaml_file(path: str) -> Any:
+    """Parse a YAML file; bad YAML or a file that is not UTF-8 text is a one-line ConfigError naming it."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML: {yaml_error_text(e)}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not a UTF-8 text file (invalid byte at offset {e.start})") from None
+
+
 def read_yaml(path: str) -> dict:
     if not os.path.exists(path):
         raise ConfigError(f"{path}: config file not found")
-    with open(path, encoding="utf-8") as f:
-        try:
-            raw = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    raw = load_yaml_file(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return raw
@@ -178,8 +231,6 @@ def read_yaml(path: str) -> dict:
 
 def load_config(source: Union[str, dict], overrides: Sequence[str] = ()) -> LoadedConfig:
     """Load, override and validate a pipeline config (path or dict). Raises ConfigError."""
-    from xcurate.engine.registry import get_stage_class
-
     if isinstance(source, dict):
         raw, name, base_dir = copy.deepcopy(source), "<config>", os.getcwd()
     else:
@@ -192,7 +243,10 @@ def load_config(source: Union[str, dict], overrides: Sequence[str] = ()) -> Load
         raise ConfigError(format_validation_error(e, name)) from None
 
     resolved, errors, seen = [], [], set()
-    for i, sc in enumerate(model.stages):
+    stage_configs = list(model.stages)
+    if model.output.tokenizer:
+        stage_configs.append(StageConfig(type="count_tokens", params={"tokenizer": model.output.tokenizer}))
+    for i, sc in enumerate(stage_configs):
         try:
             cls = get_stage_class(sc.type)
         except KeyError as e:
@@ -212,3 +266,35 @@ def load_config(source: Union[str, dict], overrides: Sequence[str] = ()) -> Load
         raise ConfigError("\n".join(errors))
     _ = base_dir
     return LoadedConfig(name, raw, model, resolved)
+
+
+def plan_input(cfg: LoadedConfig) -> Tuple[ReadOptions, List[ReadSpec]]:
+    """What the driver checks about the input before Ray starts (``validate`` and ``run``): the
+    read specs (inputs exist, first records carry the text field), then the stage column contract
+    against the columns the reader really yields."""
+    opts = cfg.read_options()
+    specs = plan_read_specs(cfg.input, opts)
+    check_stage_columns(cfg, sampled_input_columns(specs, opts))
+    return opts, specs
+
+
+def sampled_input_columns(specs: Sequence[ReadSpec], opts: ReadOptions) -> List[str]:
+    """The columns the first stage gets: those of a few documents read from the first input."""
+    spec = next((s for s in specs if s.format != "hf_hub"), None)  # a hub stream is not opened on the driver
+    if spec is None:
+        return [*DOC_COLUMNS, *opts.columns.values()]
+    first_unit = next(iter(read_spec(spec, replace(opts, unit_rows=8, unit_bytes=1 << 16))))
+    return first_unit.column_names
+
+
+def check_stage_columns(cfg: LoadedConfig, input_columns: Sequence[str]) -> None:
+    """Every column a stage reads comes from the input or an earlier stage; raises ConfigError."""
+    errors = []
+    for position, missing, available in unmet_inputs([st.build() for st in cfg.stages], input_columns):
+        st = cfg.stages[position]
+        shown = ", ".join(c for c in available if not schema.is_reserved(c))
+        errors.append(f"{cfg.path}: stages[{st.index}] ({st.name}): reads {', '.join(map(repr, missing))}, "
+                      f"which neither the input nor an earlier stage provides (columns there: {shown}); "
+                      "add a stage that writes it or promote an input field with input.columns")
+    if errors:
+        raise ConfigError("\n".join(errors))

@@ -1,4 +1,4 @@
-"""Input planning and reading.
+"""Input planning and reading: the project's one reader of JSONL and Parquet.
 
 The driver only *plans*: it expands globs, checks that inputs exist and carry the text
 field, and cuts the input into read specs (byte ranges of plain JSONL, row-group ranges of
@@ -10,34 +10,65 @@ Every table a reader yields has the document schema (``id``, ``text``, ``source`
 ``metadata``, ``utf8_repaired``) plus the runner's bookkeeping columns (``_xc_*``).
 Records that cannot become documents (malformed JSON, missing or non-string text, too
 large) are kept as rows already dropped by the pseudo-stage ``read`` with a reason.
+
+A compressed or Parquet file that cannot be read past some point (truncated, garbage)
+keeps the records read before the damage; the rest of the file becomes one row dropped
+with reason ``corrupt_file`` whose metadata names the path, the offset and the error, and
+the run goes on (``quarantined_files`` lifts these into the unit's progress record).
+
+One JSON semantics on both parse paths: one line is one record (two objects on a line are
+``malformed_json``), a UTF-8 byte-order mark at the start of a line is ignored, and a line
+that is blank once the mark is removed is skipped. The vectorised pyarrow path only
+accepts a chunk when its result is exactly what the per-line path would give.
+
+``iter_file_records`` gives the same records one by one, for workflows that read small
+side inputs (synth's instruction and bitext files).
 """
 from __future__ import annotations
 
 import glob
-import gzip
 import hashlib
 import io
 import os
+import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+import zstandard
 
 from xcurate import schema
 from xcurate.errors import UserError
 from xcurate.fsutil import filesystem_for
 
 READ_STAGE = "read"
+CORRUPT_FILE = "corrupt_file"
 DOC_COLUMNS = ("id", "text", "source", "metadata", "utf8_repaired")
+_COMPRESSED_SUFFIXES = (".gz", ".zst", ".zstd")
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz",
                    ".jsonl.zst", ".json.zst", ".ndjson.zst", ".jsonl.zstd")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_GLOB_CHARS = "*?["
+_BOM = b"\xef\xbb\xbf"
+# What a damaged compressed stream or Parquet file raises while being read.
+_DAMAGE_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError, pa.ArrowException)
 
 
 class InputError(UserError, ValueError):
     """The input cannot be read as configured (raised on the driver, before Ray starts work)."""
+
+
+class CorruptInput(Exception):
+    """A file cannot be read past ``where`` (offsets of the damage); ``error`` says why."""
+
+    def __init__(self, where: Dict[str, int], error: BaseException):
+        super().__init__(f"{where}: {error}")
+        self.where, self.error = where, f"{type(error).__name__}: {error}"
 
 
 @dataclass
@@ -65,6 +96,71 @@ class ReadOptions:
     max_doc_chars: int = 10_000_000
 
 
+@dataclass
+class BadRecord:
+    """A line or row that is no record (``reason``: malformed_json, corrupt_file), with details."""
+    reason: str
+    detail: Dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------
+# opening files
+
+class _CheckedDecompressor(io.RawIOBase):
+    """A gzip or zstd stream that keeps every byte before damage and raises on truncation
+    (GzipFile loses the last buffer it was decompressing; zstandard's stream_reader stops
+    silently). Several members/frames one after the other are read as one stream."""
+
+    def __init__(self, raw, new_decompressor):
+        self._raw, self._new = raw, new_decompressor
+        self._dobj, self._pending, self._ended = new_decompressor(), b"", True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while not self._pending:
+            compressed = self._raw.read(1 << 20)
+            if not compressed:
+                if not self._ended:
+                    raise EOFError("compressed stream ends inside a frame (truncated file)")
+                return 0
+            self._pending = self._decompress(compressed)
+        n = min(len(buf), len(self._pending))
+        buf[:n], self._pending = self._pending[:n], self._pending[n:]
+        return n
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self._dobj.eof:
+                self._dobj = self._new()
+            out.append(self._dobj.decompress(data))
+            self._ended = self._dobj.eof
+            data = self._dobj.unused_data if self._dobj.eof else b""
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _open_binary(path: str):
+    fs, p = filesystem_for(path)
+    raw = fs.open_input_stream(p, compression=None)
+    low = path.lower()
+    if low.endswith(".gz"):
+        return io.BufferedReader(_CheckedDecompressor(raw, lambda: zlib.decompressobj(wbits=31)), 1 << 20)
+    if low.endswith((".zst", ".zstd")):
+        return io.BufferedReader(_CheckedDecompressor(raw, lambda: zstandard.ZstdDecompressor().decompressobj()), 1 << 20)
+    return raw
+
+
+def _open_parquet(path: str) -> pq.ParquetFile:
+    fs, p = filesystem_for(path)
+    return pq.ParquetFile(fs.open_input_file(p))
+
+
 # ---------------------------------------------------------------------------------------
 # planning (driver)
 
@@ -72,7 +168,7 @@ def _detect_format(path: str) -> str:
     low = path.lower()
     if low.endswith(_JSONL_SUFFIXES):
         return "jsonl"
-    if low.endswith(".parquet") or low.endswith(".pq"):
+    if low.endswith(_PARQUET_SUFFIXES):
         return "parquet"
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "dataset_info.json")):
         return "hf_disk"
@@ -80,38 +176,50 @@ def _detect_format(path: str) -> str:
 
 
 def expand_paths(patterns: List[str]) -> List[str]:
-    """Expand globs and directories; a pattern that matches nothing is an error."""
+    """Expand globs and directories; a pattern that matches nothing is an error.
+
+    An existing path is taken literally, so file names holding glob characters work as given.
+    """
     out: List[str] = []
     for pat in patterns:
         if "://" in pat:
             out.extend(_expand_remote(pat))
             continue
-        matches = sorted(glob.glob(pat, recursive=True)) if any(c in pat for c in "*?[") else (
-            [pat] if os.path.exists(pat) else [])
+        is_glob = not os.path.exists(pat) and any(c in pat for c in _GLOB_CHARS)
+        matches = sorted(glob.glob(pat, recursive=True)) if is_glob else ([pat] if os.path.exists(pat) else [])
         if not matches:
-            what = "glob matches no file" if any(c in pat for c in "*?[") else "no such file or directory"
-            raise InputError(f"input path {pat!r}: {what}")
+            raise InputError(f"input path {pat!r}: {'glob matches no file' if is_glob else 'no such file or directory'}")
         for m in matches:
             if os.path.isdir(m) and not os.path.exists(os.path.join(m, "dataset_info.json")):
-                files = sorted(p for p in glob.glob(os.path.join(m, "**", "*"), recursive=True)
-                               if os.path.isfile(p) and p.lower().endswith(_JSONL_SUFFIXES + (".parquet",)))
-                if not files:
-                    raise InputError(f"input directory {m!r} holds no .jsonl/.parquet files")
-                out.extend(files)
+                out.extend(_files_in_directory(m))
             else:
                 out.append(m)
-    return out
+    return [p if "://" in p else os.path.abspath(p) for p in out]  # `source` names the file wherever it is read
+
+
+def _files_in_directory(directory: str) -> List[str]:
+    files = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden like glob: .tmp-*, .cache
+        files += [os.path.join(root, n) for n in names
+                  if not n.startswith(".") and n.lower().endswith(_JSONL_SUFFIXES + _PARQUET_SUFFIXES)]
+    files.sort()
+    if not files:
+        raise InputError(f"input directory {directory!r} holds no .jsonl/.parquet files")
+    return files
 
 
 def _expand_remote(pattern: str) -> List[str]:
+    import fnmatch
+
     import pyarrow.fs as pafs
     fs, p = filesystem_for(pattern)
     scheme = pattern.split("://", 1)[0]
-    if not any(c in p for c in "*?["):
-        if fs.get_file_info(p).type == pafs.FileType.NotFound:
+    exists = fs.get_file_info(p).type != pafs.FileType.NotFound
+    if exists or not any(c in p for c in _GLOB_CHARS):
+        if not exists:
             raise InputError(f"input path {pattern!r}: not found")
         return [pattern]
-    import fnmatch
     base = p.split("*", 1)[0].rsplit("/", 1)[0]
     infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
     hits = sorted(f"{scheme}://{i.path}" for i in infos if i.is_file and fnmatch.fnmatch(i.path, p))
@@ -124,20 +232,8 @@ def _spec_id(path: str, start: int, end: int) -> str:
     return "u" + hashlib.sha1(f"{os.path.abspath(path) if '://' not in path else path}:{start}:{end}".encode()).hexdigest()[:12]
 
 
-def _open_binary(path: str):
-    fs, p = filesystem_for(path)
-    raw = fs.open_input_stream(p, compression=None)
-    low = path.lower()
-    if low.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)
-    if low.endswith((".zst", ".zstd")):
-        import zstandard
-        return zstandard.ZstdDecompressor().stream_reader(raw)
-    return raw
-
-
 def _plan_jsonl(path: str, opts: ReadOptions) -> List[ReadSpec]:
-    if path.lower().endswith((".gz", ".zst", ".zstd")):
+    if path.lower().endswith(_COMPRESSED_SUFFIXES):
         return [ReadSpec(_spec_id(path, 0, -1), "jsonl", path)]
     # Cut plain files into newline-aligned byte ranges, counting lines so that quarantine
     # records can name the line (a newline count runs at memory speed).
@@ -174,8 +270,11 @@ def _plan_jsonl(path: str, opts: ReadOptions) -> List[ReadSpec]:
 
 
 def _plan_parquet(path: str, opts: ReadOptions) -> List[ReadSpec]:
-    fs, p = filesystem_for(path)
-    md = pq.ParquetFile(fs.open_input_file(p)).metadata
+    try:
+        md = _open_parquet(path).metadata
+    except pa.ArrowInvalid:
+        # No readable footer: one spec for the whole file; its reader quarantines the file.
+        return [ReadSpec(_spec_id(path, 0, -1), "parquet", path)]
     specs, first, rows, size = [], 0, 0, 0
     for rg in range(md.num_row_groups):
         meta = md.row_group(rg)
@@ -212,7 +311,10 @@ def plan_read_specs(input_cfg, opts: ReadOptions) -> List[ReadSpec]:
     specs: List[ReadSpec] = []
     for path in expand_paths(input_cfg.paths):
         fmt = input_cfg.format if input_cfg.format != "auto" else _detect_format(path)
-        specs.extend(_PLANNERS[fmt](path, opts))
+        try:
+            specs.extend(_PLANNERS[fmt](path, opts))
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     check_text_field(specs, opts)
     return specs
 
@@ -231,28 +333,90 @@ def check_text_field(specs: List[ReadSpec], opts: ReadOptions) -> None:
 
 
 def _head_lines(path: str, limit: int = 1 << 22) -> List[bytes]:
+    """Whole lines of the first ``limit`` bytes (of what is readable: damage is the reader's business)."""
+    parts, size, complete = [], 0, False
     with _open_binary(path) as f:
-        head = f.read(limit)
-    lines = head.split(b"\n")
-    return [ln for ln in (lines[:-1] if len(head) == limit else lines) if ln.strip()]
+        try:
+            while size < limit:
+                part = f.read(min(1 << 16, limit - size))
+                if not part:
+                    complete = True
+                    break
+                parts.append(part)
+                size += len(part)
+        except _DAMAGE_ERRORS:
+            pass
+    lines = b"".join(parts).split(b"\n")
+    return [ln for ln in (lines if complete else lines[:-1]) if ln.strip()]
 
 
 def _first_record_fields(spec: ReadSpec) -> Optional[List[str]]:
     if spec.format == "jsonl":
         for raw in _head_lines(spec.path):
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            obj, _ = parse_json_line(raw)
+            if isinstance(obj, BadRecord):
                 continue
             return list(obj) if isinstance(obj, dict) else []
         return None  # empty file, or no parseable line in its head
     if spec.format == "parquet":
-        fs, p = filesystem_for(spec.path)
-        return pq.ParquetFile(fs.open_input_file(p)).schema_arrow.names
+        try:
+            return _open_parquet(spec.path).schema_arrow.names
+        except pa.ArrowInvalid:
+            return None  # unreadable: quarantined when read
     if spec.format == "hf_disk":
         import datasets
         return list(datasets.load_from_disk(spec.path).column_names)
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# one JSON line, one record
+
+def _without_bom(raw: bytes) -> bytes:
+    return raw[3:] if raw.startswith(_BOM) else raw
+
+
+def _is_blank(raw: bytes) -> bool:
+    return not _without_bom(raw).strip()
+
+
+def _split_lines(chunk: bytes) -> List[bytes]:
+    return chunk.splitlines(keepends=True) if b"\r" in chunk else chunk.split(b"\n")
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def parse_json_line(raw: bytes) -> Tuple[Any, bool]:
+    """(value, utf8_repaired) of one JSONL line; the value is a ``BadRecord`` when the line is no JSON.
+
+    A leading byte-order mark is ignored; invalid UTF-8 is replaced by U+FFFD and flagged.
+    """
+    body = _without_bom(raw)
+    try:
+        return orjson.loads(body), False
+    except orjson.JSONDecodeError:
+        pass
+    repaired = not _valid_utf8(body)
+    if repaired:
+        try:
+            return orjson.loads(body.decode("utf-8", "replace")), True
+        except orjson.JSONDecodeError:
+            pass
+    return BadRecord("malformed_json", {"error": "malformed JSON"}), repaired
+
+
+def _json_type(value: Any) -> str:
+    for kind, name in ((type(None), "null"), (bool, "boolean"), ((int, float), "number"), (str, "string"),
+                       (list, "array"), (dict, "object")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,8 +450,18 @@ class _UnitBuilder:
             self.extra[col].append(None if value is None else str(value))
         self.nbytes += len(text)
 
+    def add_corrupt(self, damage: CorruptInput) -> None:
+        """The unreadable rest of the file, as one quarantined row naming path, offset and error."""
+        meta = orjson.dumps({"path": self.spec.path, **damage.where, "error": damage.error}).decode()
+        self.add(xxhash.xxh3_128_hexdigest(meta), "", meta, drop_reason=CORRUPT_FILE)
+
     def full(self) -> bool:
         return len(self.ids) >= self.opts.unit_rows or self.nbytes >= self.opts.unit_bytes
+
+    def finish(self) -> Iterator[pa.Table]:
+        """The last unit; a spec without any record still yields one (empty) unit."""
+        if self.ids or self.k == 0:
+            yield self.flush()
 
     def flush(self) -> pa.Table:
         n = len(self.ids)
@@ -315,44 +489,36 @@ def _meta_json(obj: dict, skip: Tuple[str, ...], keep: bool) -> Optional[str]:
     if not keep:
         return None
     extra = {k: v for k, v in obj.items() if k not in skip}
-    return orjson.dumps(extra, default=str).decode() if extra else None
+    return orjson.dumps(extra, default=str, option=orjson.OPT_SORT_KEYS).decode() if extra else None
 
 
 def _record_to_doc(obj: Any, opts: ReadOptions, b: _UnitBuilder, raw_line: str, line_no: Optional[int],
                    repaired: bool) -> None:
     where = {"line": line_no} if line_no is not None else {}
     if not isinstance(obj, dict):
-        b.add(None, raw_line, orjson.dumps({**where, "error": "record is not an object"}).decode(),
+        b.add(None, raw_line, orjson.dumps({**where, "error": f"record is {_json_type(obj)}, not an object"}).decode(),
               repaired, "malformed_record")
         return
-    text = obj.get(opts.text_field)
     doc_id = obj.get(opts.id_field) if opts.id_field else None
     doc_id = None if doc_id is None else str(doc_id)
-    if text is None:
+    if opts.text_field not in obj:
         b.add(doc_id, raw_line, orjson.dumps({**where, "fields": sorted(obj)}).decode(), repaired,
               "missing_text_field")
-    elif not isinstance(text, str):
-        b.add(doc_id, raw_line, orjson.dumps({**where, "error": f"text is {type(text).__name__}"}).decode(),
+        return
+    text = obj[opts.text_field]
+    if not isinstance(text, str):
+        b.add(doc_id, raw_line, orjson.dumps({**where, "error": f"text is {_json_type(text)}"}).decode(),
               repaired, "invalid_text")
-    else:
-        meta = _meta_json(obj, (opts.text_field, opts.id_field, *opts.columns), opts.keep_metadata)
-        b.add(doc_id, text, meta, repaired, record=obj)
+        return
+    meta = _meta_json(obj, (opts.text_field, opts.id_field, *opts.columns), opts.keep_metadata)
+    b.add(doc_id, text, meta, repaired, record=obj)
 
 
 def _iter_jsonl_chunks(spec: ReadSpec, opts: ReadOptions) -> Iterator[Tuple[bytes, int]]:
-    """(chunk of whole lines ≤ ~unit_bytes, number of its first line)."""
-    if spec.path.lower().endswith((".gz", ".zst", ".zstd")):
-        with _open_binary(spec.path) as f:
-            buf, size, first, line_no = [], 0, 1, 0
-            for raw in io.BufferedReader(f, 1 << 20):
-                line_no += 1
-                buf.append(raw)
-                size += len(raw)
-                if size >= opts.unit_bytes:
-                    yield b"".join(buf), first
-                    buf, size, first = [], 0, line_no + 1
-            if buf:
-                yield b"".join(buf), first
+    """(chunk of whole lines ≤ ~unit_bytes, number of its first line); raises CorruptInput
+    after the last whole line read before the damage of a compressed file."""
+    if spec.path.lower().endswith(_COMPRESSED_SUFFIXES):
+        yield from _iter_compressed_chunks(spec.path, opts.unit_bytes)
         return
     fs, p = filesystem_for(spec.path)
     with fs.open_input_file(p) as f:
@@ -361,36 +527,134 @@ def _iter_jsonl_chunks(spec: ReadSpec, opts: ReadOptions) -> Iterator[Tuple[byte
         yield f.read(length), spec.first_line
 
 
-def _fast_parse(chunk: bytes, opts: ReadOptions) -> Optional[pa.Table]:
-    """Parse a clean chunk with pyarrow's C++ JSON reader, or None if anything is irregular.
+def _iter_compressed_chunks(path: str, unit_bytes: int) -> Iterator[Tuple[bytes, int]]:
+    buf, size, first, line_no, offset, damage = [], 0, 1, 0, 0, None
+    with _open_binary(path) as f:
+        try:
+            for raw in f:
+                line_no += 1
+                buf.append(raw)
+                size += len(raw)
+                if size >= unit_bytes:
+                    yield b"".join(buf), first
+                    buf, offset, size, first = [], offset + size, 0, line_no + 1
+        except _DAMAGE_ERRORS as e:
+            damage = CorruptInput({"byte_offset": offset + size, "line": line_no + 1}, e)
+    if buf:
+        yield b"".join(buf), first
+    if damage is not None:
+        raise damage
+
+
+# Lines that are blank (the per-line path skips them): after a newline, or the first one.
+_BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*(?:\n|\Z))")
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r\x0b\x0c]*(?:\n|\Z)")
+_STARTS_WITH_OBJECT = re.compile(rb"[ \t\r\n]*\{")
+
+
+def _record_lines(chunk: bytes) -> int:
+    """Non-blank lines of a chunk: the number of records the per-line path sees."""
+    blank = len(_BLANK_AFTER_NEWLINE.findall(chunk)) + (1 if _BLANK_FIRST_LINE.match(chunk) else 0)
+    return chunk.count(b"\n") + 1 - blank
+
+
+def _is_text_type(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _str_exact(t: pa.DataType) -> bool:
+    """Types whose values turn into the same str() / JSON from pyarrow as from orjson's parse
+    (a float column may hold JSON ints, a struct column gains nulls for absent keys, ISO
+    strings become timestamps)."""
+    return _is_text_type(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)
+
+
+def _columns_as_per_line(table: pa.Table, opts: ReadOptions) -> bool:
+    """Text, id and promoted columns read back as the per-line path reads them."""
+    for name in table.column_names:
+        col = table[name]
+        if name == opts.text_field:
+            ok = _is_text_type(col.type) and not col.null_count
+        elif name == opts.id_field or name in opts.columns:
+            ok = _str_exact(col.type) or pa.types.is_null(col.type)  # null and absent read alike
+        else:
+            continue
+        if not ok:
+            return False
+    return True
+
+
+def _metadata_as_per_line(table: pa.Table, opts: ReadOptions) -> bool:
+    """The other fields give the per-line metadata when taken from the table (a null may stand
+    for an absent key, which the per-line path leaves out)."""
+    skip = {opts.text_field, opts.id_field, *opts.columns}
+    return all(_str_exact(table[n].type) and not table[n].null_count for n in table.column_names if n not in skip)
+
+
+def _line_metadata(chunk: bytes, opts: ReadOptions) -> Optional[List[Optional[str]]]:
+    """Per-line metadata of a chunk pyarrow parsed (orjson on each line: exact for any type), or
+    None when orjson refuses a line pyarrow took."""
+    skip = (opts.text_field, opts.id_field, *opts.columns)
+    try:
+        return [_meta_json(orjson.loads(_without_bom(raw)), skip, True) for raw in _split_lines(chunk)
+                if not _is_blank(raw)]
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _fast_parse(chunk: bytes, opts: ReadOptions) -> Optional[Tuple[pa.Table, Optional[List[Optional[str]]]]]:
+    """Parse a clean chunk with pyarrow's C++ JSON reader: (table, per-line metadata or None
+    when the table's own columns give it), or None if anything is irregular.
 
     The per-line Python path below is 4-5x slower on clean data (measured in
-    bench/io_throughput.py), so clean chunks take this path; a chunk with a malformed line,
-    invalid UTF-8, a missing or non-string text field falls back to the exact per-line path,
-    which quarantines the bad records with their line numbers.
+    bench/io_throughput.py), so clean chunks take this path. A chunk is only taken when the
+    result is what the per-line path gives: one object per non-blank line, the text a string
+    everywhere, ids of types that read back identically; anything else (a malformed line,
+    invalid UTF-8, a missing or non-string text, mixed types) takes the exact per-line path,
+    which quarantines bad records with their line numbers. Metadata of nested, float, date-like
+    or sometimes-absent fields comes from orjson per line (pyarrow unifies their types).
     """
     import pyarrow.json as pj
+    # A mark at the start of a later line makes pyarrow fail: the per-line path then reads the chunk.
+    chunk = _without_bom(chunk)
+    if chunk.startswith(_BOM):
+        return None  # pyarrow would skip a second mark too; the per-line path calls the line malformed
+    if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
+        return None  # a lone CR ends a line for the per-line path, not for pyarrow
+    if not _STARTS_WITH_OBJECT.match(chunk):
+        return None  # pyarrow 26 crashes (segfault) on a chunk whose first value is null
     try:
         table = pj.read_json(io.BytesIO(chunk), read_options=pj.ReadOptions(block_size=max(1 << 20, len(chunk) + 1)))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        table.validate(full=True)  # pyarrow's JSON reader lets some invalid UTF-8 through into strings
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
-    if opts.text_field not in table.column_names or table.num_rows == 0:
+    if table.num_rows == 0 or opts.text_field not in table.column_names or table.num_rows != _record_lines(chunk):
         return None
-    text = table[opts.text_field]
-    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type) or text.null_count:
+    if not _columns_as_per_line(table, opts):
         return None
-    return table
+    if not opts.keep_metadata or _metadata_as_per_line(table, opts):
+        return table, None
+    metas = _line_metadata(chunk, opts)
+    return (table, metas) if metas is not None else None
 
 
-def _docs_from_table(table: pa.Table, opts: ReadOptions, b: "_UnitBuilder") -> Iterator[pa.Table]:
-    """Vectorised document tables from a cleanly parsed chunk (one unit per unit_rows rows)."""
-    import pyarrow.compute as pc
+def _str_values(col) -> list:
+    """str() of each value, None kept, as the per-record path does (pyarrow spells booleans differently)."""
+    if _is_text_type(col.type) or pa.types.is_integer(col.type):
+        return pc.cast(col, pa.string()).to_pylist()
+    return [None if v is None else str(v) for v in col.to_pylist()]
+
+
+def _docs_from_table(table: pa.Table, opts: ReadOptions, b: "_UnitBuilder",
+                     metadata: Optional[List[Optional[str]]] = None) -> Iterator[pa.Table]:
+    """Vectorised document tables from a cleanly parsed chunk (one unit per unit_rows rows);
+    ``metadata`` per row when given, else built from the table's other columns."""
     if b.ids:
         yield b.flush()
     n = table.num_rows
     text = pc.cast(table[opts.text_field], pa.large_string()).combine_chunks()
     if opts.id_field and opts.id_field in table.column_names:
-        ids = pa.array(pc_cast_str(table[opts.id_field]), pa.string())
+        ids = pa.array(_str_values(table[opts.id_field]), pa.string())
     else:
         ids = pa.array([None] * n, pa.string())
     if ids.null_count:
@@ -398,14 +662,16 @@ def _docs_from_table(table: pa.Table, opts: ReadOptions, b: "_UnitBuilder") -> I
                         for i, t in zip(ids.to_pylist(), text.to_pylist())], pa.string())
     skip = {opts.text_field, opts.id_field, *opts.columns}
     extra_names = [c for c in table.column_names if c not in skip]
-    metas = pa.array([orjson.dumps(r, default=str).decode() for r in table.select(extra_names).to_pylist()]
-                     if extra_names and opts.keep_metadata else [None] * n, pa.string())
+    if metadata is None:
+        metadata = ([orjson.dumps(r, default=str, option=orjson.OPT_SORT_KEYS).decode()
+                     for r in table.select(extra_names).to_pylist()] if extra_names and opts.keep_metadata else [None] * n)
+    metas = pa.array(metadata, pa.string())
     too_large = pc.greater(pc.utf8_length(text), opts.max_doc_chars)
     reason = pc.if_else(too_large, pa.scalar("doc_too_large"), pa.scalar(None, pa.string()))
     columns = {"id": ids, "text": text, "source": pa.array([b.source] * n, pa.string()), "metadata": metas,
                "utf8_repaired": pa.array([False] * n, pa.bool_())}
     for fld, col in opts.columns.items():
-        columns[col] = (pa.array(pc_cast_str(table[fld]), pa.string()) if fld in table.column_names
+        columns[col] = (pa.array(_str_values(table[fld]), pa.string()) if fld in table.column_names
                         else pa.array([None] * n, pa.string()))
     docs = pa.table(columns)
     for start in range(0, n, opts.unit_rows):
@@ -421,65 +687,38 @@ def _docs_from_table(table: pa.Table, opts: ReadOptions, b: "_UnitBuilder") -> I
             .append_column(schema.DROP_REASON, r)
 
 
-def pc_cast_str(col) -> list:
-    import pyarrow.compute as pc
-    try:
-        return pc.cast(col, pa.string()).to_pylist()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return [None if v is None else str(v) for v in col.to_pylist()]
-
-
 def _slow_parse(chunk: bytes, first_line: int, opts: ReadOptions, b: "_UnitBuilder") -> Iterator[pa.Table]:
-    lines = chunk.splitlines(keepends=True) if b"\r" in chunk else chunk.split(b"\n")
-    for line_no, raw in enumerate(lines, start=first_line):
-        if not raw.strip():
+    for line_no, raw in enumerate(_split_lines(chunk), start=first_line):
+        if _is_blank(raw):
             continue
-        try:
-            obj = orjson.loads(raw)
-            repaired = False
-        except orjson.JSONDecodeError:
-            # Invalid UTF-8 inside an otherwise valid line: replace and flag (documented).
-            text_line = raw.decode("utf-8", "replace")
-            repaired = not _valid_utf8(raw)
-            try:
-                obj = orjson.loads(text_line) if repaired else None
-            except orjson.JSONDecodeError:
-                obj = None
-            if obj is None:
-                b.add(None, text_line.rstrip("\n"),
-                      orjson.dumps({"line": line_no, "error": "malformed JSON"}).decode(),
-                      repaired, "malformed_json")
-                if b.full():
-                    yield b.flush()
-                continue
-        _record_to_doc(obj, opts, b, raw.decode("utf-8", "replace").rstrip("\n"), line_no, repaired)
+        obj, repaired = parse_json_line(raw)
+        raw_line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if isinstance(obj, BadRecord):
+            b.add(None, raw_line, orjson.dumps({"line": line_no, **obj.detail}).decode(), repaired, obj.reason)
+        else:
+            _record_to_doc(obj, opts, b, raw_line, line_no, repaired)
         if b.full():
             yield b.flush()
 
 
 def read_jsonl(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
     b = _UnitBuilder(spec, opts, spec.path)
-    for chunk, first_line in _iter_jsonl_chunks(spec, opts):
-        table = _fast_parse(chunk, opts)
-        if table is not None:
-            yield from _docs_from_table(table, opts, b)
-        else:
-            yield from _slow_parse(chunk, first_line, opts, b)
-    if b.ids or b.k == 0:
-        yield b.flush()
-
-
-def _valid_utf8(raw: bytes) -> bool:
     try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
+        for chunk, first_line in _iter_jsonl_chunks(spec, opts):
+            parsed = _fast_parse(chunk, opts)
+            if parsed is not None:
+                table, metadata = parsed
+                yield from _docs_from_table(table, opts, b, metadata)
+            else:
+                yield from _slow_parse(chunk, first_line, opts, b)
+    except CorruptInput as damage:
+        b.add_corrupt(damage)
+    yield from b.finish()
 
 
-def _read_table_records(table: pa.Table, spec: ReadSpec, opts: ReadOptions, b: _UnitBuilder) -> Iterator[pa.Table]:
+def _read_table_records(table: pa.Table, opts: ReadOptions, b: _UnitBuilder) -> Iterator[pa.Table]:
     col = table[opts.text_field] if opts.text_field in table.column_names else None
-    if col is not None and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not col.null_count:
+    if col is not None and _is_text_type(col.type) and not col.null_count:
         yield from _docs_from_table(table, opts, b)
         return
     for batch in table.to_batches(max_chunksize=10_000):
@@ -489,14 +728,30 @@ def _read_table_records(table: pa.Table, spec: ReadSpec, opts: ReadOptions, b: _
                 yield b.flush()
 
 
+def _iter_row_groups(spec: ReadSpec) -> Iterator[pa.Table]:
+    """The spec's row groups; raises CorruptInput (with the file row offset) at the first unreadable one."""
+    where = {"row_offset": 0}
+    try:
+        pf = _open_parquet(spec.path)
+        md = pf.metadata
+        where["row_offset"] = sum(md.row_group(i).num_rows for i in range(spec.start))
+        for rg in range(spec.start, spec.end if spec.end >= 0 else md.num_row_groups):
+            where["row_group"] = rg
+            table = pf.read_row_group(rg)
+            yield table
+            where["row_offset"] += table.num_rows
+    except _DAMAGE_ERRORS as e:
+        raise CorruptInput(dict(where), e) from None
+
+
 def read_parquet(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
-    fs, p = filesystem_for(spec.path)
-    pf = pq.ParquetFile(fs.open_input_file(p))
     b = _UnitBuilder(spec, opts, spec.path)
-    for rg in range(spec.start, spec.end):
-        yield from _read_table_records(pf.read_row_group(rg), spec, opts, b)
-    if b.ids or b.k == 0:
-        yield b.flush()
+    try:
+        for table in _iter_row_groups(spec):
+            yield from _read_table_records(table, opts, b)
+    except CorruptInput as damage:
+        b.add_corrupt(damage)
+    yield from b.finish()
 
 
 def read_hf_disk(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
@@ -504,9 +759,8 @@ def read_hf_disk(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
     ds = datasets.load_from_disk(spec.path)
     table = ds.with_format("arrow")[spec.start:spec.end] if spec.end > spec.start else pa.table({})
     b = _UnitBuilder(spec, opts, spec.path)
-    yield from _read_table_records(table, spec, opts, b)
-    if b.ids or b.k == 0:
-        yield b.flush()
+    yield from _read_table_records(table, opts, b)
+    yield from b.finish()
 
 
 def read_hf_hub(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
@@ -521,8 +775,7 @@ def read_hf_hub(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
         _record_to_doc(obj, opts, b, "", None, False)
         if b.full():
             yield b.flush()
-    if b.ids or b.k == 0:
-        yield b.flush()
+    yield from b.finish()
 
 
 READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "hf_disk": read_hf_disk, "hf_hub": read_hf_hub}
@@ -530,3 +783,39 @@ READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "hf_disk": read_hf_disk
 
 def read_spec(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
     return READERS[spec.format](spec, opts)
+
+
+def quarantined_files(unit: pa.Table) -> List[dict]:
+    """The corrupt-file entries of a unit ({path, offsets, error}), for its progress record."""
+    if schema.DROP_REASON not in unit.column_names or unit.num_rows == 0:
+        return []
+    damaged = unit.filter(pc.and_(pc.equal(unit[schema.DROP_STAGE], READ_STAGE),
+                                  pc.equal(unit[schema.DROP_REASON], CORRUPT_FILE)))
+    return [orjson.loads(meta) for meta in damaged["metadata"].to_pylist()]
+
+
+def iter_file_records(path: str, fmt: Optional[str] = None) -> Iterator[Tuple[int, Any]]:
+    """``(line or row number, record)`` of one JSONL(.gz/.zst) or Parquet file, by the reader's rules.
+
+    A line that is no JSON comes as a ``BadRecord`` (malformed_json); a file damaged part-way
+    ends with a ``BadRecord`` (corrupt_file) after the records read before the damage.
+    """
+    fmt = fmt or _detect_format(path)
+    if fmt not in ("jsonl", "parquet"):
+        raise InputError(f"{path}: format {fmt!r} is not a record file (jsonl or parquet)")
+    n = 0
+    try:
+        if fmt == "parquet":
+            for table in _iter_row_groups(ReadSpec("", fmt, path)):
+                for n, record in enumerate(table.to_pylist(), n + 1):
+                    yield n, record
+            return
+        opts = ReadOptions()
+        for spec in _plan_jsonl(path, opts):
+            for chunk, first_line in _iter_jsonl_chunks(spec, opts):
+                for n, raw in enumerate(_split_lines(chunk), first_line):
+                    if not _is_blank(raw):
+                        obj, _ = parse_json_line(raw)
+                        yield n, (BadRecord(obj.reason, {"line": n, **obj.detail}) if isinstance(obj, BadRecord) else obj)
+    except CorruptInput as damage:
+        yield damage.where.get("line", n + 1), BadRecord(CORRUPT_FILE, {"path": path, **damage.where, "error": damage.error})

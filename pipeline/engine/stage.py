@@ -1,10 +1,11 @@
 """The stage contract.
 
 A stage is a small class over a plain Arrow batch. It declares the columns it reads and
-writes and the resources it needs, loads models once in ``setup()`` and knows nothing of
-the runner (and nothing of Ray). The runner decides how to execute it: stateless stages
-run as Ray Data tasks, stages with ``uses_model = True`` as actor pools (``setup`` runs
-once per actor).
+writes (``input_columns()`` / ``output_columns()``, checked against the input and the earlier
+stages before Ray starts: :func:`unmet_inputs`) and the resources it needs, loads models once
+in ``setup()`` and knows nothing of the runner (and nothing of Ray). The runner decides how
+to execute it (:meth:`Stage.kind`): stateless stages run as Ray Data tasks, stages with
+``uses_model = True`` as actor pools (``setup`` runs once per actor).
 
 ``process`` returns a :class:`StageOutput`: the same rows, in the same order, with the
 stage's columns added, plus one drop reason per row (``None`` = keep). A reason is a short
@@ -16,12 +17,15 @@ run by the runner between streaming segments (see ``xcurate.engine.runner``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Sequence
+from typing import ClassVar, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from xcurate.schema import with_columns  # noqa: F401  (re-exported for stages)
+from xcurate.schema import with_columns
+
+__all__ = ["GlobalStage", "Resources", "Stage", "StageOutput", "StageParams", "reasons_array", "unmet_inputs",
+           "with_columns"]  # with_columns: re-exported for stages
 
 
 class StageParams(BaseModel):
@@ -53,8 +57,10 @@ class Stage:
     """Base class of every stage: per-batch (``process``) or global (``run``, see :class:`GlobalStage`).
 
     ``reads``/``writes`` declare the columns a stage needs and adds; where they depend on the
-    parameters, override :meth:`input_columns` / :meth:`output_columns`. ``validate`` checks them
-    against the input and the earlier stages' writes before Ray starts.
+    parameters, override :meth:`input_columns` / :meth:`output_columns`. ``reads`` lists only what
+    the stage cannot do without (a column it merely uses when present is not a read). ``validate``
+    and ``run`` check them (:func:`unmet_inputs`) against the input and the earlier stages' writes
+    before Ray starts.
     """
 
     name: ClassVar[str] = ""
@@ -90,6 +96,11 @@ class Stage:
     def process(self, table: pa.Table) -> StageOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def manifest_notes(self, languages: Dict[str, Dict[str, int]]) -> Optional[dict]:
+        """What the stage says about the run as a whole, kept as ``notes`` of its manifest entry
+        (``languages``: the manifest's documents/chars per language). Called without ``setup``."""
+        return None
+
     # Convenience for tests and notebooks: run setup lazily and process one table.
     def __call__(self, table: pa.Table) -> StageOutput:
         if not getattr(self, "_ready", False):
@@ -118,6 +129,17 @@ class GlobalStage(Stage):
     def run(self, unit_files: Sequence[str], out_dir: str, work_dir: str, stage_name: str,
             resources: Resources) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def unmet_inputs(stages: Sequence[Stage], input_columns: Iterable[str]) -> Iterator[Tuple[int, List[str], List[str]]]:
+    """``(position, missing columns, columns available there)`` of every stage that reads a column
+    which neither the input nor an earlier stage provides."""
+    available = set(input_columns)
+    for position, stage in enumerate(stages):
+        missing = [c for c in stage.input_columns() if c not in available]
+        if missing:
+            yield position, missing, sorted(available)
+        available.update(stage.output_columns())
 
 
 def reasons_array(reasons: Sequence[Optional[str]]) -> pa.Array:

@@ -1,20 +1,26 @@
 """The last operator: each unit's shards to ``data/`` and ``rejected/``, then its progress record.
 
-Kept rows go to ``data/<partition>=<value>/part-<unit>.parquet``, dropped rows to
+Kept rows go to ``data/<partition>=<value>/part-<unit>.parquet`` (only those flagged in one of
+``output.write_rows_with``, with only ``output.write_columns``, when set), dropped rows to
 ``rejected/stage=<name>/part-<unit>.parquet`` with their reason; each file is written
 atomically on the worker, and the unit's progress record (counts, seconds, shard checksums)
 last, so a rerun skips finished units and gives the same shards.
+
+Every row gets ``n_chars``; the partition column stays in the files as a plain string (see
+``_string_partition_column`` for the readers measured); columns a stage fills only on the rows
+it drops (``Stage.drop_only_columns``) go to ``rejected/`` only. Small shards are merged
+across units afterwards (``xcurate.engine.compact``).
 """
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from xcurate import fsutil, schema
-from xcurate.engine.io import READ_STAGE
+from xcurate.engine.io import READ_STAGE, quarantined_files
 
 PROGRESS_DIR = "_xc_progress"
 
@@ -23,10 +29,13 @@ class UnitWriter:
     """Final op: writes every unit in the batch to data/ and rejected/, then its progress record."""
 
     def __init__(self, outdir: str, stage_names: List[str], partition_by: str, keep_rejected: bool,
-                 compression: str, done: Sequence[str] = ()):
+                 compression: str, done: Sequence[str] = (), rows_with: Sequence[str] = (),
+                 columns: Optional[Sequence[str]] = None, drop_only_columns: Sequence[str] = ()):
         self.outdir, self.stage_names, self.partition_by = outdir, stage_names, partition_by
         self.keep_rejected, self.compression = keep_rejected, compression
         self.done = set(done)
+        self.rows_with, self.columns = tuple(rows_with), columns  # output.write_rows_with / write_columns
+        self.drop_only_columns = tuple(drop_only_columns)  # null on every kept row: rejected/ only
 
     def __call__(self, table: pa.Table) -> pa.Table:
         records = []
@@ -38,14 +47,22 @@ class UnitWriter:
         return pa.table({"progress": pa.array(records, pa.string())})
 
     def _write_unit(self, unit: str, table: pa.Table) -> dict:
-        table = table.sort_by(schema.ROW)
+        table = with_n_chars(table.sort_by(schema.ROW))
         alive_mask = pc.is_null(table[schema.DROP_STAGE])
         kept, dropped = table.filter(alive_mask), table.filter(pc.invert(alive_mask))
         record = unit_progress(unit, table, kept, self.stage_names, self.partition_by)
+        written = kept
+        if self.rows_with:
+            written = _rows_with(kept, self.rows_with)
+            record["written"] = written.num_rows
+        record["licenses"] = license_counts(written)
         shards = []
-        for value, part in _partitions(kept, self.partition_by):
+        for value, part in _partitions(written, self.partition_by):
             path = fsutil.join(self.outdir, "data", f"{self.partition_by}={value}", f"part-{unit}.parquet")
-            part = _dictionary_partition_column(schema.public_columns(part), self.partition_by)
+            part = schema.public_columns(part.drop_columns(
+                [c for c in self.drop_only_columns if c in part.column_names]))
+            part = _select_columns(part, self.columns, self.partition_by)
+            part = _string_partition_column(part, self.partition_by)
             shards.append(fsutil.atomic_write_parquet(part, path, self.outdir, self.compression).to_dict())
         rejected = []
         if self.keep_rejected and dropped.num_rows:
@@ -75,6 +92,28 @@ class SegmentWriter:
         return pa.table({"progress": pa.array(paths, pa.string())})
 
 
+def drop_only_columns(stages) -> List[str]:
+    """Columns that a stage fills only on the rows it drops (``Stage.drop_only_columns``):
+    always null in data/, so written to rejected/ only."""
+    return sorted({c for st in stages for c in getattr(st.build(), "drop_only_columns", ())})
+
+
+def _rows_with(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """The rows where at least one of ``columns`` is not null (a column absent from the table flags none)."""
+    mask = pa.array([False] * table.num_rows, pa.bool_())
+    for name in columns:
+        if name in table.column_names:
+            mask = pc.or_(mask, pc.is_valid(table[name]))
+    return table.filter(mask)
+
+
+def _select_columns(table: pa.Table, columns: Optional[Sequence[str]], partition_by: str) -> pa.Table:
+    if columns is None:
+        return table
+    wanted = list(dict.fromkeys([*columns, partition_by]))
+    return table.select([c for c in wanted if c in table.column_names])
+
+
 def _split_units(table: pa.Table) -> List[pa.Table]:
     if table.num_rows == 0:
         return []
@@ -89,15 +128,38 @@ def _split_units(table: pa.Table) -> List[pa.Table]:
     return parts
 
 
-def _dictionary_partition_column(table: pa.Table, column: str) -> pa.Table:
-    """Store the partition column dictionary-encoded, the type hive discovery infers for the
-    directory key: then pyarrow/Ray (which merge both), polars and `datasets` (which reads
-    only the files) all see one consistent `language` column."""
+def _string_partition_column(table: pa.Table, column: str) -> pa.Table:
+    """Keep the partition column in the file as plain ``string``, the type
+    ``pyarrow.dataset(partitioning="hive")``, DuckDB, polars and Ray give the directory key.
+
+    Measured (pyarrow 26, DuckDB 2.0, polars 2.1, datasets 5.2, Ray 2.60), three languages:
+    string in file and path: all of those read it, only ``pq.read_table(dir)`` (which
+    infers a dictionary key) needs ``partitioning=None``; dictionary in the file (the old
+    layout): ``pyarrow.dataset`` hive fails to merge; path only: ``datasets`` (which reads
+    only the files) has no language column, nor has a file read on its own."""
     idx = table.schema.get_field_index(column)
     if idx < 0:
         return table
-    values = pc.cast(table[column], pa.string())
-    return table.set_column(idx, column, pc.dictionary_encode(values).cast(pa.dictionary(pa.int32(), pa.string())))
+    return table.set_column(idx, column, pc.cast(table[column], pa.string()))
+
+
+def with_n_chars(table: pa.Table) -> pa.Table:
+    """``n_chars``: Unicode code points of the text as written (what trainers budget by)."""
+    return schema.with_columns(table, {"n_chars": pc.cast(pc.utf8_length(table["text"]), pa.int64())})
+
+
+def license_counts(table: pa.Table) -> Dict[str, int]:
+    """Documents per license, from a ``license`` column or the ``license`` field of ``metadata``
+    (a regex over the JSON text: no per-row parse), for the dataset card."""
+    if "license" in table.column_names:
+        values = pc.cast(table["license"], pa.string())
+    elif "metadata" in table.column_names:
+        found = pc.extract_regex(table["metadata"], r'"license":\s*"(?P<license>[^"]+)"')
+        values = pc.struct_field(found, "license")
+    else:
+        return {}
+    counts = pc.value_counts(pc.drop_null(values)).to_pylist()
+    return {c["values"]: c["counts"] for c in counts}
 
 
 def _partition_value(v) -> str:
@@ -142,10 +204,12 @@ def unit_progress(unit: str, table: pa.Table, kept: pa.Table, stage_names: List[
             dropped[s][r or "unspecified"] = dropped[s].get(r or "unspecified", 0) + 1
     seconds = {name: float(pc.sum(table[schema.stage_seconds_column(name)]).as_py() or 0.0)
                for name in stage_names if schema.stage_seconds_column(name) in table.column_names}
+    modified = {name: int(pc.sum(pc.cast(table[schema.stage_modified_column(name)], pa.int64())).as_py() or 0)
+                for name in stage_names if schema.stage_modified_column(name) in table.column_names}
     languages: Dict[str, Dict[str, int]] = {}
     if kept.num_rows:
         per_key = pa.table({"key": _partition_keys(kept, partition_by), "chars": pc.utf8_length(kept["text"])})
         for row in per_key.group_by("key").aggregate([("chars", "sum"), ("chars", "count")]).to_pylist():
             languages[row["key"]] = {"documents": row["chars_count"], "chars": row["chars_sum"] or 0}
     return {"unit": unit, "rows": table.num_rows, "kept": kept.num_rows, "dropped": dropped,
-            "seconds": seconds, "languages": languages}
+            "seconds": seconds, "modified": modified, "languages": languages, "quarantine": quarantined_files(table)}

@@ -1,1 +1,1 @@
-
+"""Token-budgeted multilingual mixtures: config, sources, tokenizers, policies, planning, sampling, engine phases."""

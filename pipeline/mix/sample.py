@@ -1,25 +1,28 @@
-"""Deterministic, document-level sampling of a planned mixture on Ray.
+"""Deterministic, document-level sampling of a planned mixture, as the engine's global stage ``mix_sample``.
 
-For one (source, language) with ``A`` pool tokens and ``P`` planned tokens the epochs are
-``e = P / A``. Every document is repeated ``floor(e)`` times (times its rehydration copies),
-and the fractional part is filled by a seeded random subset: each pool unit (a document, or
-one of its rehydration copies) gets a uniform ``u`` from a generator keyed by
-``(seed, source, shard)``; units are taken in order of ``u`` until their tokens reach the
-remaining ``P − floor(e)·A`` as closely as one document allows. The threshold ``θ`` on ``u``
-is found with two Ray passes over the token side files (per-shard histograms of tokens over
-bins of ``u``, then only the units of the bin where the running total crosses the remainder),
-so the driver never holds per-document data of the pool, and the Ray tasks that read the
-text need only ``(floor(e), θ)`` per language: a unit is taken iff ``u ≤ θ``.
+The input is the counted corpus: the engine's unit files, whose rows carry ``mix_source``,
+``language``, ``tokens`` and ``dup_cluster_size`` (stage ``mix_tokens``). For one (source,
+language) with ``A`` pool tokens and ``P`` planned tokens the epochs are ``e = P / A``. Every
+document is repeated ``floor(e)`` times (times its rehydration copies), and the fractional part
+is filled by a seeded random subset: each pool unit (a document, or one of its rehydration
+copies) gets a uniform ``u`` from a generator keyed by ``(seed, source, unit id)``; units are
+taken in order of ``u`` until their tokens reach the remaining ``P − floor(e)·A`` as closely as
+one document allows. The threshold ``θ`` on ``u`` is found with two Ray passes over the unit
+files' small columns (per-unit histograms of tokens over bins of ``u``, then only the units of
+the bin where the running total crosses the remainder), so the driver never holds per-document
+data of the pool, and the tasks that write the output need only ``(floor(e), θ)`` per language:
+a unit is taken iff ``u ≤ θ``.
 
-Output: each map task (one per input shard) tags every emitted copy with a seeded 63-bit key
-and sends it to bucket ``key mod n_shards``; each reduce task sorts its bucket by key and
-writes one output shard atomically. The result is shuffled across languages and sources,
-and the same seed gives byte-identical shards.
+Output: every input row once, in its unit, with ``mix_copies`` = how many times the mixture uses
+it (repeats are a count, not copies of the text); a live row with ``mix_copies = 0`` is dropped
+with reason ``not_sampled``, so the engine's accounting covers every source document. The same
+seed gives byte-identical shards.
 """
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -28,18 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from xcurate.fsutil import atomic_write_parquet, filesystem_for, join
+from xcurate import schema
+from xcurate.fsutil import atomic_write_parquet, exists, filesystem_for, join
 from xcurate.mix.policies import rehydration_weight
-from xcurate.mix.tokens import Shard
 
-OUT_SCHEMA = pa.schema([
-    ("id", pa.string()), ("text", pa.string()), ("language", pa.string()),
-    ("mix_source", pa.string()), ("mix_group", pa.string()), ("tokens", pa.int32()),
-    ("copy", pa.int32()),          # 0 for a document's first occurrence in the mixture, 1 for its repeat, ...
-    ("source", pa.string()),       # the original ``source`` column (input file), when the input has one
-    ("metadata", pa.string()),
-])
-_UNIT_STREAM, _KEY_STREAM = 0, 1
+SIDE_COLUMNS = ("mix_source", "language", "tokens", "dup_cluster_size", schema.DROP_STAGE)
+COPIES = "mix_copies"
+NOT_SAMPLED, DRY_RUN = "not_sampled", "dry_run"
+_UNIT_STREAM = 0
 
 
 def _rng(seed: int, source: str, rel: str, stream: int) -> np.random.Generator:
@@ -47,20 +46,46 @@ def _rng(seed: int, source: str, rel: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), h & 0xFFFFFFFF, h >> 32, stream])
 
 
+@dataclass(frozen=True)
+class Shard:
+    """A unit file of the counted corpus; its source and unit id seed its random streams."""
+    source: str             # mix source name
+    path: str               # the unit file
+    rel: str                # the unit id
+
+    @classmethod
+    def of(cls, source: str, path: str) -> "Shard":
+        return cls(source, path, os.path.basename(path).rsplit(".", 1)[0])
+
+
 @dataclass
 class SideData:
-    tokens: np.ndarray      # int64 per document
-    language: np.ndarray    # object (str) per document
-    copies: np.ndarray      # rehydration copies per document (1 without rehydration)
+    source: Optional[str]   # the unit's mix source (None when no row of it is alive)
+    tokens: np.ndarray      # int64 per document (0 for rows dropped earlier)
+    language: np.ndarray    # object (str) per document ("" for rows dropped earlier)
+    copies: np.ndarray      # pool units per document: rehydration copies, 0 for rows dropped earlier
 
 
-def read_side(shard: Shard, rehydrate_table: Optional[Sequence[Sequence[int]]]) -> SideData:
-    fs, p = filesystem_for(shard.side_path)
-    t = pq.read_table(p, filesystem=fs)
-    dup = t.column("dup_cluster_size").to_numpy()
+def _column(table: pa.Table, name: str, fill, type_: pa.DataType) -> pa.Array:
+    if name not in table.column_names:
+        return pa.array([fill] * table.num_rows, type_)
+    return pc.fill_null(table[name].cast(type_), fill).combine_chunks()
+
+
+def read_side(path: str, rehydrate_table: Optional[Sequence[Sequence[int]]]) -> SideData:
+    """The small columns of one unit file (rows dropped by an earlier stage count as nothing)."""
+    fs, p = filesystem_for(path)
+    names = pq.read_schema(p, filesystem=fs).names
+    t = pq.read_table(p, filesystem=fs, columns=[c for c in SIDE_COLUMNS if c in names])
+    alive = pc.is_null(_column(t, schema.DROP_STAGE, None, pa.string())).to_numpy(zero_copy_only=False)
+    tokens = np.where(alive, _column(t, "tokens", 0, pa.int64()).to_numpy(), 0)
+    dup = _column(t, "dup_cluster_size", 1, pa.int64()).to_numpy()
     copies = rehydration_weight(dup, rehydrate_table) if rehydrate_table else np.ones(len(dup), np.int64)
-    return SideData(t.column("tokens").to_numpy().astype(np.int64),
-                    np.asarray(t.column("language").to_pylist(), dtype=object), copies.astype(np.int64))
+    language = np.asarray(_column(t, "language", "", pa.string()).to_pylist(), dtype=object)
+    language[~alive] = ""
+    sources = _column(t, "mix_source", "", pa.string()).filter(pa.array(alive)).unique().to_pylist()
+    return SideData(sources[0] if sources else None, tokens.astype(np.int64), language,
+                    np.where(alive, copies, 0).astype(np.int64))
 
 
 def unit_uniforms(seed: int, shard: Shard, copies: np.ndarray) -> np.ndarray:
@@ -87,7 +112,7 @@ def unit_bins(u: np.ndarray, n_bins: int) -> np.ndarray:
 
 def _shard_units(shard: Shard, seed: int, rehydrate_table) -> Tuple[np.ndarray, np.ndarray, Dict[str, np.ndarray]]:
     """(uniform, tokens) per pool unit of one shard in unit order, and each language's unit mask."""
-    side = read_side(shard, rehydrate_table)
+    side = read_side(shard.path, rehydrate_table)
     u = unit_uniforms(seed, shard, side.copies)
     unit_doc = np.repeat(np.arange(len(side.tokens)), side.copies)
     names, code = np.unique(side.language, return_inverse=True)
@@ -262,101 +287,62 @@ def _copies_per_document(side: SideData, u: np.ndarray, params: Dict[str, Tuple[
     return full + extra
 
 
-def _string_column(table: pa.Table, name: str, n: int) -> pa.Array:
-    if name in table.column_names:
-        col = table.column(name)
-        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-            col = pc.cast(col, pa.string()) if not pa.types.is_struct(col.type) else \
-                pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
-        return col.combine_chunks().cast(pa.string())
-    return pa.nulls(n, pa.string())
+def mark_copies(table: pa.Table, copies: np.ndarray, drop_reason: str, stage_name: str) -> pa.Table:
+    """``table`` with ``mix_copies`` set and its live rows without copies dropped with ``drop_reason``."""
+    unsampled = pc.and_(pc.is_null(table[schema.DROP_STAGE]), pa.array(copies == 0))
+    table = schema.with_columns_one(table, COPIES, pa.array(copies.astype(np.int32)))
+    stage = pc.if_else(unsampled, pa.scalar(stage_name), table[schema.DROP_STAGE])
+    reason = pc.if_else(unsampled, pa.scalar(drop_reason), table[schema.DROP_REASON])
+    return schema.with_columns(table, {schema.DROP_STAGE: stage, schema.DROP_REASON: reason})
 
 
-def sample_shard(shard: Shard, fields: dict, group: str, params: Dict[str, Tuple[int, float]], seed: int,
-                 n_buckets: int, rehydrate_table) -> List[pa.Table]:
-    """Emit the copies a shard contributes, split into ``n_buckets`` key-tagged tables."""
-    side = read_side(shard, rehydrate_table)
-    u = unit_uniforms(seed, shard, side.copies)
-    copies = _copies_per_document(side, u, params)
-    doc_idx = np.repeat(np.arange(len(copies)), copies)
-    if len(doc_idx) == 0:
-        return [_empty_out() for _ in range(n_buckets)]
-    starts = np.cumsum(copies) - copies
-    copy_no = np.arange(len(doc_idx)) - np.repeat(starts, copies)
-    fs, p = filesystem_for(shard.path)
-    names = pq.read_schema(p, filesystem=fs).names
-    cols = [c for c in (fields["text_field"], fields["id_field"], "source", "metadata") if c in names]
-    src = pq.read_table(p, filesystem=fs, columns=cols)
-    assert src.num_rows == len(side.tokens), f"{shard.path} changed since its tokens were counted"
-    take = pa.array(doc_idx)
-    n = len(doc_idx)
-    ids = (_string_column(src, fields["id_field"], src.num_rows).take(take) if fields["id_field"] in names
-           else pa.array([f"{shard.rel}:{i}" for i in doc_idx], pa.string()))
-    table = pa.table({
-        "id": ids,
-        "text": _string_column(src, fields["text_field"], src.num_rows).take(take),
-        "language": pa.array(side.language[doc_idx].tolist(), pa.string()),
-        "mix_source": pa.array([shard.source] * n, pa.string()),
-        "mix_group": pa.array([group] * n, pa.string()),
-        "tokens": pa.array(side.tokens[doc_idx].astype(np.int32)),
-        "copy": pa.array(copy_no.astype(np.int32)),
-        "source": _string_column(src, "source", src.num_rows).take(take),
-        "metadata": _string_column(src, "metadata", src.num_rows).take(take),
-    }, schema=OUT_SCHEMA)
-    keys = _rng(seed, shard.source, shard.rel, _KEY_STREAM).integers(0, 2 ** 63, size=n, dtype=np.int64)
-    table = table.append_column("_key", pa.array(keys))
-    bucket = keys % n_buckets
-    order = np.argsort(bucket, kind="stable")
-    bounds = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
-    sorted_table = table.take(pa.array(order))
-    return [sorted_table.slice(bounds[b], bounds[b + 1] - bounds[b]) for b in range(n_buckets)]
+def realized_stats(table: pa.Table) -> List[dict]:
+    """Per (source, language) of the sampled rows: documents, rows with repeats, tokens with repeats, max copies."""
+    live = table.filter(pc.is_null(table[schema.DROP_STAGE]))
+    if live.num_rows == 0:
+        return []
+    per_doc = pa.table({"mix_source": live["mix_source"], "language": live["language"].cast(pa.string()),
+                        "copies": live[COPIES].cast(pa.int64()),
+                        "tokens": pc.multiply(live["tokens"].cast(pa.int64()), live[COPIES].cast(pa.int64()))})
+    agg = per_doc.group_by(["mix_source", "language"]).aggregate(
+        [("copies", "count"), ("copies", "sum"), ("copies", "max"), ("tokens", "sum")])
+    return [{"source": r["mix_source"], "language": r["language"], "documents": r["copies_count"],
+             "rows": r["copies_sum"], "max_copies": r["copies_max"], "tokens": r["tokens_sum"]}
+            for r in agg.to_pylist()]
 
 
-def _empty_out() -> pa.Table:
-    return OUT_SCHEMA.append(pa.field("_key", pa.int64())).empty_table()
+def sample_unit(shard: Shard, out_path: str, params: Dict[str, Tuple[int, float]], seed: int, rehydrate_table,
+                stage_name: str, dry_run: bool = False) -> List[dict]:
+    """Write one unit file with its copies (resume: an existing output is final); return its realized stats."""
+    fs, p = filesystem_for(out_path)
+    if not exists(out_path):
+        side = read_side(shard.path, rehydrate_table)
+        u = unit_uniforms(seed, shard, side.copies)
+        copies = np.zeros(len(side.tokens), np.int64) if dry_run else _copies_per_document(side, u, params)
+        src_fs, src_p = filesystem_for(shard.path)
+        table = mark_copies(pq.read_table(src_p, filesystem=src_fs), copies, DRY_RUN if dry_run else NOT_SAMPLED,
+                            stage_name)
+        atomic_write_parquet(table, out_path, compression="zstd")
+    return realized_stats(pq.read_table(p, filesystem=fs, columns=[*SIDE_COLUMNS, COPIES]))
 
 
-def write_bucket(index: int, outdir: str, compression: str, parts: Iterable[pa.Table]) -> Optional[dict]:
-    """Sort one bucket by its keys and write it as ``data/part-<index>.parquet``."""
-    table = pa.concat_tables(list(parts))
-    if table.num_rows == 0:
-        return None
-    table = table.sort_by([("_key", "ascending"), ("mix_source", "ascending"), ("id", "ascending"),
-                           ("copy", "ascending")]).drop_columns(["_key"]).combine_chunks()
-    info = atomic_write_parquet(table, join(outdir, "data", f"part-{index:05d}.parquet"), outdir, compression)
-    stats = table.group_by(["language", "mix_source"]).aggregate([("tokens", "sum"), ("tokens", "count"),
-                                                                  ("copy", "max")])
-    return {"shard": info.to_dict(), "stats": stats.to_pylist()}
-
-
-def _sample_shard_task(*args):
-    tables = sample_shard(*args)
-    return tables[0] if len(tables) == 1 else tables  # num_returns=1 takes the value itself
-
-
-def _write_bucket_task(index: int, outdir: str, compression: str, *parts: pa.Table) -> Optional[dict]:
-    return write_bucket(index, outdir, compression, parts)
-
-
-def run_sampling(shards: Sequence[Shard], fields_by_source: Dict[str, dict], group_of: Dict[str, str],
-                 choices: Dict[Tuple[str, str], GroupChoice], seed: int, n_buckets: int, outdir: str,
-                 compression: str, rehydrate_table) -> List[dict]:
-    """Map (one Ray task per input shard) → shuffle by key → reduce (one Ray task per output shard)."""
+def sample_units(shards: Sequence[Shard], out_dir: str, choices: Dict[Tuple[str, str], GroupChoice], seed: int,
+                 rehydrate_table, stage_name: str, dry_run: bool = False) -> List[dict]:
+    """One Ray task per unit file; returns the realized stats summed per (source, language)."""
     import ray
 
-    sample_task = ray.remote(num_cpus=1)(_sample_shard_task)
-    write_task = ray.remote(num_cpus=1)(_write_bucket_task)
     per_source: Dict[str, Dict[str, Tuple[int, float]]] = {}
     for (source, lang), c in choices.items():
         per_source.setdefault(source, {})[lang] = (c.full_passes, c.theta)
-    mapped = []
-    for shard in shards:
-        params = per_source.get(shard.source)
-        if not params:
-            continue
-        refs = sample_task.options(num_returns=n_buckets).remote(
-            shard, fields_by_source[shard.source], group_of[shard.source], params, seed, n_buckets, rehydrate_table)
-        mapped.append([refs] if n_buckets == 1 else refs)
-    written = ray.get([write_task.remote(b, outdir, compression, *[m[b] for m in mapped])
-                       for b in range(n_buckets)]) if mapped else []
-    return [w for w in written if w is not None]
+    task = ray.remote(num_cpus=1)(sample_unit)
+    parts = ray.get([task.remote(s, join(out_dir, os.path.basename(s.path)), per_source.get(s.source, {}), seed,
+                                 rehydrate_table, stage_name, dry_run) for s in shards])
+    totals: Dict[Tuple[str, str], dict] = {}
+    for part in parts:
+        for r in part:
+            t = totals.setdefault((r["source"], r["language"]), {**r, "documents": 0, "rows": 0, "tokens": 0,
+                                                                  "max_copies": 0})
+            for k in ("documents", "rows", "tokens"):
+                t[k] += r[k]
+            t["max_copies"] = max(t["max_copies"], r["max_copies"])
+    return [totals[k] for k in sorted(totals)]

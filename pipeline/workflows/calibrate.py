@@ -4,18 +4,30 @@ For every language predicted on at least ``--min-docs`` sampled documents, the t
 τ = clip(median − std of the top-1 scores of documents predicted as that language, 0.3, 0.9).
 The output YAML (``default`` + ``thresholds``, plus per-language ``stats``) is what the
 ``langid`` stage reads as ``thresholds_file``.
+
+The sample is read on Ray by the engine's planner and readers (``xcurate.engine.io``): the
+same formats, quarantine of bad records and damaged files, and Ray bootstrap as ``run``.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import random
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from xcurate import schema
+from xcurate.engine.cluster import init_ray
+from xcurate.engine.config import InputConfig
+from xcurate.engine.io import InputError, ReadOptions, plan_read_specs
+from xcurate.engine.operators import read_unit_batch
+from xcurate.errors import UserError
 
 TAU_LOW, TAU_HIGH = 0.3, 0.9
 
@@ -42,52 +54,52 @@ def calibrate(languages: Sequence[str], scores: Sequence[float], min_docs: int =
     return out
 
 
-def _input_files(paths: Sequence[str]) -> List[Path]:
-    files: List[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.suffix in (".jsonl", ".gz", ".parquet", ".json"))
-        elif p.exists():
-            files.append(p)
-        else:
-            from xcurate.errors import UserError
-            raise UserError(f"calibrate-lid: input {p} does not exist")
-    return files
+def _bottom_k(table: pa.Table, k: int, seed: int) -> pa.Table:
+    """The ``k`` live, non-empty texts of a batch with the smallest keys (hash of unit and row)."""
+    live = table.filter(pc.and_(pc.is_null(table[schema.DROP_STAGE]), pc.greater(pc.utf8_length(table["text"]), 0)))
+    keys = pa.array([xxhash.xxh64_intdigest(f"{unit}:{row}", seed=seed) for unit, row in
+                     zip(live[schema.UNIT].to_pylist(), live[schema.ROW].to_pylist())], pa.uint64())
+    order = pc.sort_indices(keys)[:k]
+    return pa.table({"key": keys.take(order), "text": pc.cast(live["text"], pa.large_string()).take(order)})
 
 
-def iter_texts(paths: Sequence[str], text_field: str = "text") -> Iterator[str]:
-    """Texts of JSONL(.gz) / Parquet files or directories of them."""
-    for f in _input_files(paths):
-        if f.suffix == ".parquet":
-            import pyarrow.parquet as pq
-            for batch in pq.ParquetFile(f).iter_batches(columns=[text_field]):
-                yield from (t for t in batch.column(0).to_pylist() if t)
-            continue
-        opener = gzip.open if f.suffix == ".gz" else open
-        with opener(f, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    text = json.loads(line).get(text_field)
-                    if text:
-                        yield text
+def sample_texts(paths: Sequence[str], text_field: str, k: int, seed: int = 0, address: Optional[str] = None,
+                 fmt: str = "auto") -> List[str]:
+    """A uniform sample of ``k`` texts of JSONL/Parquet files or directories, read on Ray by the engine.
+
+    The inputs go through the engine's planner and readers (bad records and damaged files are
+    quarantined, not fatal); every document gets a key hashed from its unit and row, and the
+    ``k`` smallest keys win: the same sample on any cluster, merged from per-block samples.
+    """
+    opts = ReadOptions(text_field=text_field, id_field=None, keep_metadata=False)
+    try:
+        specs = plan_read_specs(InputConfig(paths=list(paths), format=fmt, text_field=text_field), opts)
+    except InputError as e:
+        raise UserError(f"calibrate-lid: {_option_names(str(e))}") from None
+    ray = init_ray(address)
+    rows = [{"spec": json.dumps(asdict(s))} for s in specs]
+    ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows))) \
+        .map_batches(read_unit_batch, fn_args=(opts,), batch_size=1, batch_format="pyarrow") \
+        .map_batches(_bottom_k, fn_args=(k, seed), batch_size=None, batch_format="pyarrow")
+    sample = _bottom_k_merge(ds.iter_batches(batch_size=None, batch_format="pyarrow"), k)
+    return sample["text"].to_pylist()
 
 
-def reservoir_sample(items: Iterator[str], k: int, seed: int = 0) -> List[str]:
-    rng = random.Random(seed)
-    sample: List[str] = []
-    for i, item in enumerate(items):
-        if i < k:
-            sample.append(item)
-        else:
-            j = rng.randint(0, i)
-            if j < k:
-                sample[j] = item
+def _option_names(message: str) -> str:
+    """The planner names config fields; here they are command-line options."""
+    return message.replace("input.format", "--format").replace("input.text_field", "--text-field")
+
+
+def _bottom_k_merge(batches, k: int) -> pa.Table:
+    sample = pa.table({"key": pa.array([], pa.uint64()), "text": pa.array([], pa.large_string())})
+    for batch in batches:
+        merged = pa.concat_tables([sample, batch.select(["key", "text"])])
+        sample = merged.take(pc.sort_indices(merged["key"])[:k])
     return sample
 
 
 def score_texts(texts: List[str], model: str, max_chars: int, batch_size: int = 4096):
     """(languages, scores) from the langid stage itself, so thresholds match what the stage sees."""
-    import pyarrow as pa
     from xcurate.stages.langid import LangIdParams, LangIdStage
 
     stage = LangIdStage(LangIdParams(model=model, mode="label_only", k=1, max_chars=max_chars))
@@ -122,8 +134,7 @@ def print_table(result: Dict[str, dict], out=sys.stdout) -> None:
 
 
 def _cmd(args) -> int:
-    from xcurate.errors import UserError
-    texts = reservoir_sample(iter_texts(args.input, args.text_field), args.sample, args.seed)
+    texts = sample_texts(args.input, args.text_field, args.sample, args.seed, args.address, args.format)
     if not texts:
         raise UserError(f"calibrate-lid: no texts found in field {args.text_field!r} of {args.input}")
     languages, scores = score_texts(texts, args.model, args.max_chars)
@@ -141,13 +152,16 @@ def add_subcommand(subparsers) -> None:
     p = subparsers.add_parser(
         "calibrate-lid", help="per-language LID thresholds from a sample (FineWeb-2 rule)",
         description="Compute tau = clip(median - std, 0.3, 0.9) of each predicted language's LID scores.")
-    p.add_argument("input", nargs="+", help="JSONL(.gz)/Parquet files or directories")
+    p.add_argument("input", nargs="+", help="JSONL(.gz/.zst)/Parquet files, globs or directories")
     p.add_argument("-o", "--output", required=True, help="thresholds YAML to write")
-    p.add_argument("--text-field", default="text")
+    p.add_argument("--text-field", default="text", help="field holding the document text")
+    p.add_argument("--format", default="auto", choices=("auto", "jsonl", "parquet", "hf_disk"),
+                   help="input format (auto: from the file names)")
     p.add_argument("--model", default="lid.176.ftz", help="fastText LID model (path, bundled name or hub id)")
     p.add_argument("--sample", type=int, default=200_000, help="documents sampled (reservoir)")
     p.add_argument("--min-docs", type=int, default=20, help="languages with fewer documents keep the default")
     p.add_argument("--default", type=float, default=0.5, help="threshold for languages not in the table")
-    p.add_argument("--max-chars", type=int, default=4000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-chars", type=int, default=4000, help="characters of a document given to the model")
+    p.add_argument("--seed", type=int, default=0, help="seed of the reservoir sample")
+    p.add_argument("--address", default=None, help="Ray address (default: $RAY_ADDRESS, else an embedded local Ray)")
     p.set_defaults(func=_cmd)

@@ -174,7 +174,7 @@ def synth_hash(raw: dict) -> str:
 
 def pipeline_config(cfg: SynthConfig, backend_cfg, examples_dir: str, has_gpus: bool, cpus: float = 2) -> dict:
     """The runner config that processes the generated examples."""
-    stages: List[dict] = [{"type": "synth_unpack"}]
+    stages: List[dict] = [{"type": "synth_unpack", "params": {"languages_table": cfg.languages_table}}]
     mt_res = _mt_resources(backend_cfg, has_gpus) if backend_cfg is not None else None
     qc_res = dict(cfg.qc_resources)
     post = _post_stages(cfg.post_stages)
@@ -212,7 +212,7 @@ def _post_stages(post_stages: List[Dict[str, Any]]) -> List[dict]:
         except KeyError:
             out.append(st)  # the runner's config check reports it
             continue
-        if getattr(cls, "uses_model", False):
+        if cls.kind() == "actor":
             res = dict(cls.default_resources.model_dump(), **(st.get("resources") or {}))
             res["concurrency"] = res.get("concurrency") or 1
             st["resources"] = res
@@ -392,7 +392,7 @@ def run_synth(config: Union[str, dict], outdir: str, address: Optional[str] = No
     from xcurate.errors import UserError
     from xcurate.engine.config import ConfigError, load_config
     from xcurate.engine.cluster import init_ray
-    from xcurate.engine.outdir import prepare_outdir
+    from xcurate.engine.outdir import MANIFEST_FILE, claim_outdir, input_fingerprint
     from xcurate.engine.runner import run_pipeline
     from xcurate.errors import RunError
 
@@ -400,22 +400,28 @@ def run_synth(config: Union[str, dict], outdir: str, address: Optional[str] = No
     _, _, backend_cfg = _resolve(cfg)
     examples_dir = fsutil.join(outdir if "://" in outdir else os.path.abspath(outdir), "_xc_work",
                                f"synth-{synth_hash(raw)}", "examples")
+    sources = sorted({p for task in cfg.tasks for pair in _task_files(task) for p in pair if p})
+    fingerprint = input_fingerprint(synth_hash(raw), sources)
     try:
         pipe_cfg = load_config(pipeline_config(cfg, backend_cfg, examples_dir, has_gpus=False))
-        ray = init_ray(address, pipe_cfg)
-        resources = ray.cluster_resources()
-        pipe_raw = pipeline_config(cfg, backend_cfg, examples_dir, resources.get("GPU", 0) > 0,
-                                   resources.get("CPU", 1))
-        pipe_cfg = load_config(pipe_raw)
-        prepare_outdir(outdir, pipe_cfg, overwrite)
+        claim = claim_outdir(outdir, command="synth", inputs=sources, fingerprint=fingerprint, overwrite=overwrite)
     except (ConfigError, RunError) as e:
         raise UserError(str(e)) from None
-    t_gen = time.time()
-    counts = generate_examples(cfg, examples_dir)
-    gen_seconds = time.time() - t_gen
-    manifest = run_pipeline(pipe_raw, outdir, address=address, quiet=True)
-    manifest["synth"] = _synth_summary(cfg, counts, gen_seconds)
-    fsutil.atomic_write_json(manifest, fsutil.join(outdir, "manifest.json"))
+    manifest_path = fsutil.join(outdir, MANIFEST_FILE)
+    with claim:
+        if claim.resuming and fsutil.exists(manifest_path):
+            manifest = fsutil.read_json(manifest_path)  # finished before: nothing to redo
+        else:
+            ray = init_ray(address, pipe_cfg)
+            resources = ray.cluster_resources()
+            pipe_raw = pipeline_config(cfg, backend_cfg, examples_dir, resources.get("GPU", 0) > 0,
+                                       resources.get("CPU", 1))
+            t_gen = time.time()
+            counts = generate_examples(cfg, examples_dir)
+            gen_seconds = time.time() - t_gen
+            manifest = run_pipeline(pipe_raw, outdir, address=address, quiet=True, claim=claim)
+            manifest.update(inputs=fingerprint["inputs"], synth=_synth_summary(cfg, counts, gen_seconds))
+            fsutil.atomic_write_json(manifest, manifest_path)
     if not quiet:
         from xcurate.engine.manifest import print_summary
         print_summary(manifest)
@@ -447,7 +453,7 @@ def add_subcommand(subparsers) -> None:
         "synth", help="generate translation-based instruction data",
         description="Build translation tasks from bitext and translate instruction data with an MT backend; "
                     "QC, dedup and accounting as in `xcurate run`.")
-    p.add_argument("config")
+    p.add_argument("config", help="synth config (YAML), e.g. configs/synth_tatoeba.yaml")
     p.add_argument("-o", "--output", required=True, help="output directory (local path or s3://, gs://)")
     p.add_argument("--address", default=None, help="Ray address (default: $RAY_ADDRESS, else an embedded local Ray)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -1,0 +1,250 @@
+"""Quality filters per language: false drops on clean text, drops of generated junk.
+
+Clean documents (multi-sentence, >= 50 words): UD documents, FLORES-200 devtest articles (10
+consecutive sentences), Tatoeba sentences (12 per document) and instruction data (Alpaca,
+LLaMA-Factory demo, OASST prompts), each labelled with its gold language. Junk: the kinds of
+``xcurate.text.junk`` generated per language from that language's own sentences. Every document
+goes through the ``quality`` stage (no Ray) with its gold language, once per profile.
+
+Goals (issue #15): in every language with >= MIN_CLEAN clean documents, >= 95% of clean documents
+kept and >= 90% of junk dropped. Writes bench/results/quality_eval.json, .md and .png.
+
+Run: .venv/bin/python bench/quality_eval.py [--per-source 12] [--junk-per-kind 3]  (~1-2 min)
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import pyarrow as pa  # noqa: E402
+import regex  # noqa: E402
+
+from bench._common import RESULTS, shared_data  # noqa: E402
+from xcurate.stages.langid import load_label_table  # noqa: E402
+from xcurate.stages.quality import QualityParams, QualityStage  # noqa: E402
+from xcurate.text.junk import junk_documents  # noqa: E402
+from xcurate.text.words import count_sentences, dominant_script, dominant_scripts, split_words  # noqa: E402
+
+MIN_CLEAN = 10
+KEEP_GOAL, DROP_GOAL = 0.95, 0.90
+# Gold codes -> the codes our langid stage emits (macro-languages folded as in bench/lid_eval.py).
+CODE_ALIASES = {"zho": "cmn", "ara": "arb", "fas": "pes", "msa": "zsm", "swa": "swh", "lav": "lvs"}
+SCRIPT_ALIASES = {"Hans": "Hani", "Hant": "Hani"}
+
+
+def label(code3: str, script: str) -> str:
+    return f"{CODE_ALIASES.get(code3, code3)}_{SCRIPT_ALIASES.get(script, script)}"
+
+
+def is_clean_document(text: str) -> bool:
+    return len(split_words(text)) >= 50 and count_sentences(text.replace("\n", " ")) >= 2
+
+
+def first_clean(docs: list, n: int) -> list:
+    out = []
+    for doc in docs:
+        if len(out) == n:
+            break
+        if is_clean_document(doc):
+            out.append(doc)
+    return out
+
+
+def grouped(sentences, size, rng: random.Random):
+    """Documents of ``size`` consecutive sentences, in paragraphs (lines) of 1-4 sentences."""
+    docs = []
+    for start in range(0, len(sentences) - size + 1, size):
+        sents, lines = [s.strip() for s in sentences[start:start + size]], []
+        while sents:
+            take = rng.randint(1, 4)
+            lines.append(" ".join(sents[:take]))
+            sents = sents[take:]
+        docs.append("\n".join(lines))
+    return docs
+
+
+def load_clean(per_source: int, rng: random.Random) -> dict:
+    """{language: {source: [document]}} of clean documents."""
+    data = shared_data()
+    by_lang = defaultdict(lambda: defaultdict(list))
+    for line in open(data / "corpus" / "ud_docs.jsonl", encoding="utf-8"):
+        r = json.loads(line)
+        by_lang[label(r["iso639_3"], r["script"])]["ud"].append(r["text"].strip())
+    flores = defaultdict(list)
+    with gzip.open(data / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            flores[label(r["iso639_3"], r["script"])].append(r["text"])
+    for lang, sents in flores.items():
+        by_lang[lang]["flores"] = grouped(sents, 10, rng)
+    tatoeba = defaultdict(list)
+    with gzip.open(data / "corpus" / "tatoeba_laser_v1.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            tatoeba[r["lang"]].append(r["text"])
+    for code3, sents in tatoeba.items():
+        rng.shuffle(sents)
+        by_lang[label(code3, dominant_script(" ".join(sents[:20])))]["tatoeba"] = grouped(sents, 12, rng)
+    for lang, text in instruction_documents(data):
+        by_lang[lang]["instructions"].append(text.strip())
+    clean = {}
+    for lang, sources in by_lang.items():
+        kept = {src: first_clean(rng.sample(docs, len(docs)), per_source) for src, docs in sources.items()}
+        if any(kept.values()):
+            clean[lang] = {src: docs for src, docs in kept.items() if docs}
+    return clean
+
+
+def instruction_documents(data: Path):
+    """(language, "instruction + response") of the instruction data, in our language codes."""
+    lid176 = load_label_table()
+    for name in ("alpaca_en_sample.jsonl", "llamafactory_alpaca_demo.jsonl"):
+        for line in open(data / "instructions" / name, encoding="utf-8"):
+            r = json.loads(line)
+            text = "\n".join(t for t in (r["instruction"], r.get("input"), r["output"]) if t)
+            code3, script, _ = lid176[r["lang"]]
+            yield label(code3, dominant_script(text) if r["lang"] == "zh" else script), text
+    for line in open(data / "instructions" / "hplt_oasst_prompts_parallel.jsonl", encoding="utf-8"):
+        r = json.loads(line)
+        if r["lang"] in lid176:
+            code3, script, _ = lid176[r["lang"]]
+            yield label(code3, script), r["prompt"]
+
+
+_SENTENCE_END = regex.compile(r"(?<=[.!?।॥።։؟۔。！？])\s+|\n+")
+
+
+def sentence_split(text: str) -> list:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def junk_for(clean: dict, per_kind: int, seed: int) -> dict:
+    """{language: [(kind, text)]}, built from each language's clean sentences."""
+    langs = sorted(clean)
+    scripts = {lang: lang.split("_")[1] for lang in langs}
+    junk = {}
+    for i, lang in enumerate(langs):
+        docs = [d for src in clean[lang].values() for d in src]
+        sentences = [s for d in docs for s in sentence_split(d)]
+        others = [o for o in langs if scripts[o] != scripts[lang]] or [o for o in langs if o != lang]
+        other = clean[others[(i * 7919) % len(others)]]
+        other_sentences = [s for src in other.values() for d in src for s in sentence_split(d)]
+        junk[lang] = junk_documents(sentences, other_sentences, per_kind, seed + i)
+    return junk
+
+
+def run_profile(profile: str, clean: dict, junk: dict) -> dict:
+    stage = QualityStage(QualityParams(profile=profile))
+    stage.setup()
+    per_lang = {}
+    kind_totals = defaultdict(lambda: [0, 0])
+    for lang in sorted(clean):
+        items = [("clean:" + src, d) for src, docs in clean[lang].items() for d in docs] + \
+            [("junk:" + kind, t) for kind, t in junk[lang]]
+        texts = [t for _, t in items]
+        out = stage(pa.table({"text": texts, "language": [lang] * len(texts), "script": dominant_scripts(texts)}))
+        reasons = out.drop_reason.to_pylist()
+        n_clean = sum(k.startswith("clean") for k, _ in items)
+        clean_drops = Counter(r for (k, _), r in zip(items, reasons) if k.startswith("clean") and r)
+        junk_dropped = sum(1 for (k, _), r in zip(items, reasons) if k.startswith("junk") and r)
+        for (k, _), r in zip(items, reasons):
+            if k.startswith("junk"):
+                kind_totals[k[5:]][0] += r is not None
+                kind_totals[k[5:]][1] += 1
+        n_junk = len(items) - n_clean
+        per_lang[lang] = {"clean": n_clean, "clean_kept": round(1 - sum(clean_drops.values()) / n_clean, 4),
+                          "junk": n_junk, "junk_dropped": round(junk_dropped / n_junk, 4) if n_junk else None,
+                          "clean_drop_reasons": dict(clean_drops.most_common(3))}
+    scored = {k: v for k, v in per_lang.items() if v["clean"] >= MIN_CLEAN}
+    return {
+        "languages_scored": len(scored),
+        "meeting_keep_goal": sum(v["clean_kept"] >= KEEP_GOAL for v in scored.values()),
+        "meeting_drop_goal": sum(v["junk_dropped"] >= DROP_GOAL for v in scored.values()),
+        "clean_kept_overall": round(sum(v["clean"] * v["clean_kept"] for v in scored.values())
+                                    / max(1, sum(v["clean"] for v in scored.values())), 4),
+        "junk_dropped_overall": round(sum(v["junk"] * v["junk_dropped"] for v in scored.values())
+                                      / max(1, sum(v["junk"] for v in scored.values())), 4),
+        "junk_dropped_by_kind": {k: round(d / n, 4) for k, (d, n) in sorted(kind_totals.items())},
+        "below_goal": {k: v for k, v in sorted(scored.items())
+                       if v["clean_kept"] < KEEP_GOAL or v["junk_dropped"] < DROP_GOAL},
+        "per_language": per_lang,
+    }
+
+
+def write_report(results: dict, args) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "quality_eval.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    profiles = results["profiles"]
+    lines = [f"# Quality filters per language (`bench/quality_eval.py --per-source {args.per_source} "
+             f"--junk-per-kind {args.junk_per_kind}`)", "",
+             f"Goals per language with >= {MIN_CLEAN} clean documents: clean kept >= {KEEP_GOAL:.0%}, "
+             f"junk dropped >= {DROP_GOAL:.0%}.", "",
+             "| profile | languages | meet keep goal | meet drop goal | clean kept | junk dropped |",
+             "|---|---|---|---|---|---|"]
+    for name, r in profiles.items():
+        lines.append(f"| {name} | {r['languages_scored']} | {r['meeting_keep_goal']} | {r['meeting_drop_goal']} "
+                     f"| {r['clean_kept_overall']:.1%} | {r['junk_dropped_overall']:.1%} |")
+    default = profiles["fineweb2"]
+    lines += ["", "Junk dropped by kind (fineweb2): " + ", ".join(
+        f"{k} {v:.0%}" for k, v in default["junk_dropped_by_kind"].items()), "",
+        "| language | clean docs | clean kept | junk dropped | clean drop reasons |", "|---|---|---|---|---|"]
+    for lang, v in sorted(default["per_language"].items()):
+        if v["clean"] >= MIN_CLEAN:
+            lines.append(f"| {lang} | {v['clean']} | {v['clean_kept']:.1%} | {v['junk_dropped']:.1%} | "
+                         f"{', '.join(f'{r} {n}' for r, n in v['clean_drop_reasons'].items())} |")
+    (RESULTS / "quality_eval.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plot(profiles)
+
+
+def plot(profiles: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for name, marker in zip(profiles, "os"):
+        scored = [v for v in profiles[name]["per_language"].values() if v["clean"] >= MIN_CLEAN]
+        ax.scatter([v["clean_kept"] for v in scored], [v["junk_dropped"] for v in scored], s=12, marker=marker,
+                   alpha=0.6, label=f"{name} ({len(scored)} languages)")
+    ax.axvline(KEEP_GOAL, color="grey", ls="--", lw=0.8)
+    ax.axhline(DROP_GOAL, color="grey", ls="--", lw=0.8)
+    ax.set_xlabel("clean documents kept (per language)")
+    ax.set_ylabel("junk documents dropped (per language)")
+    ax.set_title("quality stage per language: goal = upper right of the dashed lines")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "quality_eval.png", dpi=120)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-source", type=int, default=12, help="clean documents per language and source")
+    parser.add_argument("--junk-per-kind", type=int, default=3, help="junk documents per language and kind")
+    parser.add_argument("--profiles", nargs="+", default=["fineweb2", "datatrove_defaults"])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    t0 = time.time()
+    clean = load_clean(args.per_source, random.Random(args.seed))
+    junk = junk_for(clean, args.junk_per_kind, args.seed)
+    results = {"profiles": {p: run_profile(p, clean, junk) for p in args.profiles},
+               "seconds": round(time.time() - t0, 1)}
+    if "fineweb2" in results["profiles"]:
+        write_report(results, args)
+    for name, r in results["profiles"].items():
+        print(f"{name}: {r['languages_scored']} languages, keep goal met in {r['meeting_keep_goal']}, "
+              f"drop goal met in {r['meeting_drop_goal']}; clean kept {r['clean_kept_overall']:.1%}, "
+              f"junk dropped {r['junk_dropped_overall']:.1%}; by kind {r['junk_dropped_by_kind']}")
+    print(f"{results['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

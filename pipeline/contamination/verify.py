@@ -1,0 +1,59 @@
+"""Verification of a cross-lingual match: a translation, or a passage on the same topic?
+
+An embedding puts a topical look-alike ("drink enough water in hot weeks") close to a benchmark
+sentence ("boiling water for a minute is enough"); a translation also keeps what the look-alike
+lacks: the numbers and the Latin-script names of the item. ``verify`` decides with these signals
+and the encoder's calibrated cosines (``configs/xling_encoders.yaml``):
+
+- numbers of the item (two digits or more, any digit script) none of which is in the passage:
+  rejected (a translation keeps them; spelled-out small numbers are not counted);
+- cosine ≥ ``verified_cosine``: verified by the cosine;
+- cosine ≥ ``anchored_cosine``, the passage closer to the item than any other benchmark item is
+  (mutual nearest neighbour), and the same numbers, or two or more of the item's names, in the
+  passage: verified by that anchor (neighbouring sentences of one article share names and
+  numbers too: hence the cosine floor);
+- otherwise a candidate (reported for review, never counted as found).
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import FrozenSet, Optional, Tuple
+
+import regex
+
+VERIFIED, CANDIDATE = "verified", "candidate"
+
+NUMBER_RE = regex.compile(r"\d(?:[\d.,\u00a0\u202f ]*\d)?")
+LATIN_NAME_RE = regex.compile(r"(?<![\p{L}\p{M}])\p{Lu}[\p{Latin}\p{M}'’\-]{2,}")
+
+
+def numbers(text: str) -> FrozenSet[str]:
+    """Numbers of two digits or more, digits of any script as ASCII, separators dropped."""
+    out = set()
+    for m in NUMBER_RE.findall(text):
+        digits = "".join(str(unicodedata.digit(c)) for c in m if c.isdigit())
+        if len(digits) >= 2:
+            out.add(digits)
+    return frozenset(out)
+
+
+def latin_names(text: str) -> FrozenSet[str]:
+    """Capitalised Latin-script words (names survive translation into other Latin-script languages)."""
+    return frozenset(w.casefold() for w in LATIN_NAME_RE.findall(text))
+
+
+def verify(item_text: str, passage: str, cosine: float, unit_nn: float, verified_cosine: float,
+           anchored_cosine: float) -> Tuple[Optional[str], str]:
+    """(confidence or None when rejected, the signal that decided)."""
+    item_numbers = numbers(item_text)
+    passage_numbers = numbers(passage)
+    if item_numbers and not item_numbers & passage_numbers:
+        return None, "numbers_disagree"
+    if cosine >= verified_cosine:
+        return VERIFIED, "cosine"
+    if cosine >= anchored_cosine and cosine > unit_nn:
+        if item_numbers and item_numbers == passage_numbers:
+            return VERIFIED, "numbers"
+        if len(latin_names(item_text) & latin_names(passage)) >= 2:
+            return VERIFIED, "names"
+    return CANDIDATE, "cosine_below_verified"

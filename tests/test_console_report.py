@@ -1,0 +1,60 @@
+"""report.html: a readable stage plot, rejected examples per reason, distributions per language."""
+import re
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xcurate.engine.report import reason_styles, render_report, stage_figure
+
+REASONS = [f"filter_{i}:reason_{i}" for i in range(15)]
+
+
+def _manifest():
+    dropped = {r: i + 1 for i, r in enumerate(REASONS)}
+    kept = 500
+    return {
+        "stages": [{"name": "read", "input": 620, "kept": 620, "dropped": {}, "seconds": 0.1},
+                   {"name": "quality", "input": 620, "kept": kept, "dropped": dropped, "seconds": 1.0}],
+        "languages": {"eng_Latn": {"documents": 3, "chars": 300}, "deu_Latn": {"documents": 2, "chars": 90}},
+        "shards": [{"path": "data/language=eng_Latn/part-a.parquet", "rows": 3},
+                   {"path": "data/language=deu_Latn/part-a.parquet", "rows": 2}],
+        "rejected_shards": [{"path": "rejected/stage=quality/part-a.parquet", "rows": 6}],
+        "input_documents": 620, "output_documents": 5, "wall_seconds": 2.0, "units": 1,
+        "started_at": "2026-01-01T00:00:00", "ended_at": "2026-01-01T00:00:02", "config_hash": "x", "config_path": "c.yaml",
+    }
+
+
+def _outdir(tmp_path):
+    for lang, n in (("eng_Latn", 3), ("deu_Latn", 2)):
+        d = tmp_path / "data" / f"language={lang}"
+        d.mkdir(parents=True)
+        pq.write_table(pa.table({"id": [f"{lang}{i}" for i in range(n)], "text": ["x" * (10 * (i + 1)) for i in range(n)],
+                                 "language_score": [0.9 - 0.1 * i for i in range(n)]}), d / "part-a.parquet")
+    d = tmp_path / "rejected" / "stage=quality"
+    d.mkdir(parents=True)
+    reasons = [REASONS[0]] * 5 + [REASONS[1]]
+    pq.write_table(pa.table({"id": [f"r{i}" for i in range(6)], "text": [f"<rejected text {i}>" for i in range(6)],
+                             "reason": reasons}), d / "part-a.parquet")
+    return tmp_path
+
+
+def test_fifteen_reasons_get_distinct_styles():
+    styles = reason_styles(REASONS)
+    assert len(set(styles.values())) == 15
+
+
+def test_legend_sits_beside_the_bars():
+    fig = stage_figure(_manifest())
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
+
+
+def test_report_has_examples_distributions_and_a_wrapped_summary(tmp_path):
+    page = render_report(_manifest(), str(_outdir(tmp_path)))
+    assert "Examples of rejected documents" in page
+    assert page.count("&lt;rejected text") == 4  # 3 examples of the first reason, 1 of the second
+    assert "quality: filter_0:reason_0" in page
+    assert len(re.findall(r"<img ", page)) == 4  # stages, languages, LID score, length
+    summary = page.split("<pre>")[1].split("</pre>")[0]
+    assert max(len(line) for line in summary.splitlines()) <= 120
