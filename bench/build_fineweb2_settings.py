@@ -10,7 +10,13 @@ Apache-2.0). Output:
   -> ``gopher_quality``). The pipeline's fixed values (paragraph/char-fraction repetition checks and the
   short-line check off, ``char_duplicates_ratio`` 0.1, no C4) live in ``quality/_default.yaml``.
   Stop words: FineWeb-2's (its most frequent words, skewed to the templated pages of small languages,
-  e.g. Tatar "климаты", Telugu "గ్రామం") plus spaCy's curated stop words of the same language.
+  e.g. Tatar "климаты", Telugu "గ్రామం", Kazakh "өзен" 'river': on ordinary prose of 50-100 words few
+  of them occur) plus spaCy's curated stop words of the same language (its ISO 639-1 code) plus the
+  ``N_FLORES_STOP_WORDS`` words found in the most sentences of FLORES-200 devtest's first
+  ``FLORES_FIT_SENTENCES`` sentences (edited news/travel/wiki prose, CC-BY-SA-4.0; the rule of
+  ``xcurate calibrate-quality``): function words of the language, which
+  FineWeb-2's "at least 2 stop words" check needs. ``bench/quality_eval.py`` evaluates FLORES on the
+  other sentences only, and its UD, Tatoeba and instruction documents are held out from this fit.
   Korean and Thai are split with FineWeb-2's dictionary splitters (Kiwi, pythainlp) and keep every
   setting. Other scripts written without spaces are split into characters (``xcurate.text.words``),
   so their word-length and n-gram thresholds (fitted on dictionary words) are left to
@@ -26,12 +32,14 @@ Run: ``.venv/bin/python bench/build_fineweb2_settings.py`` (a few seconds).
 from __future__ import annotations
 
 import csv
+import gzip
 import importlib
+import importlib.util
 import json
 import statistics
 import sys
 import tarfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import yaml
@@ -47,9 +55,14 @@ ORIGIN = "huggingface/fineweb-2 @ d0defb24f193bb9a5a11b8b14524a03c4858e1b6 (Apac
 OUR_CODES = {"est_Latn": "ekk_Latn", "pes_Arab": "fas_Arab", "prs_Arab": "fas_Arab", "grn_Latn": "gug_Latn",
              "tgl_Latn": "fil_Latn", "aka_Latn": "twi_Latn", "kon_Latn": "kng_Latn", "pus_Arab": "pbt_Arab",
              "ajp_Arab": "apc_Arab", "hbs_Latn": "hrv_Latn"}
+# FLORES-200 codes -> ours (macro-language codes folded as in bench/quality_eval.py).
+FLORES_CODES = {"zho_Hans": "cmn_Hani", "zho_Hant": "cmn_Hani", "yue_Hant": "yue_Hani"}
 # Hand-written settings that FineWeb-2 (non-English) cannot provide.
 HAND_WRITTEN = {"eng_Latn"}
 MIN_DOCUMENTS = 10_000
+# FLORES-200 devtest sentences 0..FLORES_FIT_SENTENCES-1 fit stop words; quality_eval uses the rest.
+FLORES_FIT_SENTENCES = 506
+N_FLORES_STOP_WORDS = 20
 # Sentence ends typed with another character: the Armenian full stop "։" is commonly written ":".
 EXTRA_STOP_CHARS = {"Armn": [":"]}
 MEDIAN_KEYS = {"gopher_repetition": ("dup_line_frac",), "fineweb_quality": ("line_punct_thr", "new_line_ratio"),
@@ -67,21 +80,49 @@ def read_fineweb2(archive: Path) -> dict:
 
 
 def spacy_stop_words(language: str) -> list:
-    """spaCy's stop words for ``language`` when datatrove's spaCy tokenizer for it is the language's own."""
-    code = spacy_language_for(language)
-    lid176 = load_label_table()
-    if not code or code not in lid176 or lid176[code][0] != language.split("_")[0]:
-        return []
-    module = importlib.import_module(f"spacy.lang.{code}.stop_words")
-    return sorted(w for w in module.STOP_WORDS if w == w.strip())
+    """spaCy's curated stop words for ``language`` (its ISO 639-1 code and script), whatever tokenizer
+    datatrove uses for it: function words, independent of the pages FineWeb-2 counted words on."""
+    code3, script = language.split("_")
+    lid176 = load_label_table()  # ISO 639-1 -> (ISO 639-3, script): spaCy's codes are ISO 639-1
+    codes = [c for c, (c3, s, _) in lid176.items() if c3 == code3 and s == script and len(c) == 2]
+    fallback = spacy_language_for(language)  # datatrove may tokenize a language with a relative's rules
+    if fallback in lid176 and lid176[fallback][0] == code3:
+        codes.append(fallback)
+    for code in codes:
+        if importlib.util.find_spec(f"spacy.lang.{code}") and \
+                importlib.util.find_spec(f"spacy.lang.{code}.stop_words"):
+            module = importlib.import_module(f"spacy.lang.{code}.stop_words")
+            return sorted(w for w in module.STOP_WORDS if w == w.strip())
+    return []
 
 
-def to_sections(config: dict, language: str) -> dict:
+def flores_stop_words(data_dir: Path, languages) -> dict:
+    """{lang_Script: the N_FLORES_STOP_WORDS alphabetic words in the most FLORES fit sentences}, split
+    with the quality stage's own tokenizer for the language (FLORES codes folded onto ours)."""
+    from xcurate.stages.quality import LanguageSettings, tokenizer_for
+    wanted, settings = set(languages), LanguageSettings()
+    sentences = defaultdict(list)
+    with gzip.open(data_dir / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            lang = FLORES_CODES.get(r["lang"], r["lang"])
+            if lang in wanted and int(r["parallel_id"]) < FLORES_FIT_SENTENCES:
+                sentences[lang].append(r["text"])
+    words = {}
+    for lang, texts in sentences.items():
+        tokenize = tokenizer_for(lang, settings.get(lang, lang.split("_")[1]))
+        doc_freq = Counter(w for t in texts for w in set(quality_words(t, tokenize)) if any(c.isalpha() for c in w))
+        words[lang] = [w for w, _ in doc_freq.most_common(N_FLORES_STOP_WORDS)]
+    return words
+
+
+def to_sections(config: dict, language: str, extra_stop_words=()) -> dict:
     """FineWeb-2 keys -> our filter sections (see module docstring)."""
     script = language.split("_")[1]
     dictionary = dictionary_splitter_for(language)
     no_space = script in NO_SPACE_SCRIPT_CODES and not dictionary
-    stop_words = list(dict.fromkeys((config.get("stopwords") or []) + spacy_stop_words(language)))
+    stop_words = list(dict.fromkeys((config.get("stopwords") or []) + spacy_stop_words(language)
+                                    + list(extra_stop_words)))
     stop_words = [w for w in stop_words if not no_space or quality_words(w) == [w]]
     quality = {"max_non_alpha_words_ratio": config["max_non_alpha_words_ratio"]}
     repetition = {"dup_line_frac": config["dup_line_frac"]}
@@ -142,12 +183,16 @@ def main() -> int:
     documents = training_documents(archive.parent / "fineweb2_language_distribution.csv")
     targets = {name: name for name in configs}
     targets.update({ours: theirs for ours, theirs in OUR_CODES.items() if theirs in configs})
+    flores = flores_stop_words(archive.parents[1], targets)
     for ours, theirs in sorted(targets.items()):
         if ours in HAND_WRITTEN:
             continue
         header = [f"{ours}: FineWeb-2's fitted settings, converted by bench/build_fineweb2_settings.py",
                   f"origin: {ORIGIN}, configs/{theirs}.yml"]
-        sections = to_sections(configs[theirs], ours)
+        if ours in flores:
+            header.append(f"stop words also: spaCy's, and the {N_FLORES_STOP_WORDS} most frequent words of FLORES-200 "
+                          f"devtest sentences 0-{FLORES_FIT_SENTENCES - 1} (CC-BY-SA-4.0)")
+        sections = to_sections(configs[theirs], ours, flores.get(ours, ()))
         (QUALITY_DIR / f"{ours}.yaml").write_text(render(sections, header), encoding="utf-8")
     medians = script_medians(configs, documents)
     for script, sections in medians.items():

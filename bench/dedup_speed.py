@@ -61,7 +61,8 @@ def sentence_pools() -> Dict[str, List[str]]:
 
 
 def make_corpus(target_mb: float, seed: int = 0) -> List[dict]:
-    """Resampled multilingual documents with planted near and exact duplicates (shuffled)."""
+    """Resampled multilingual documents with planted near and exact duplicates (shuffled); a planted
+    copy names its original in ``dup_of``."""
     rng = random.Random(seed)
     pools = sentence_pools()
     langs = sorted(pools)
@@ -77,9 +78,9 @@ def make_corpus(target_mb: float, seed: int = 0) -> List[dict]:
             words = text.split(" ")
             for _ in range(max(1, len(words) // 50)):
                 words[rng.randrange(len(words))] = rng.choice(pools[lang]).split(" ")[0]
-            docs.append({"id": f"d{i:08d}", "text": " ".join(words), "lang": lang})
+            docs.append({"id": f"d{i:08d}", "text": " ".join(words), "lang": lang, "dup_of": docs[-1]["id"]})
         elif roll < 0.10:
-            docs.append({"id": f"d{i:08d}", "text": text, "lang": lang})
+            docs.append({"id": f"d{i:08d}", "text": text, "lang": lang, "dup_of": docs[-1]["id"]})
         else:
             continue
         size += len(docs[-1]["text"].encode())
@@ -146,17 +147,22 @@ class RssSampler:
         self.peak: Dict[int, int] = {}
         self.kind: Dict[int, str] = {}
         self.name: Dict[int, str] = {}
+        self.cpu: Dict[int, float] = {}  # user + system seconds, last seen per process
+        self._driver_cpu_before = self._own_cpu = self._own_cpu_start = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
         import psutil
+        self._own_cpu_start = time.thread_time()
         while not self._stop.is_set():
             procs = [self.me] + self.me.children(recursive=True)
             for p in procs:
                 try:
                     rss = p.memory_info().rss
                     cmd = " ".join(p.cmdline()[:2])
+                    times = p.cpu_times()
+                    self.cpu[p.pid] = times.user + times.system
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 if p.pid == self.me.pid:
@@ -168,9 +174,12 @@ class RssSampler:
                 if rss > self.peak.get(p.pid, 0):
                     self.peak[p.pid] = rss
                     self.name[p.pid] = cmd[:60]
+            self._own_cpu = time.thread_time() - self._own_cpu_start  # sampling itself, not the measured work
             self._stop.wait(self.interval)
 
     def __enter__(self):
+        times = self.me.cpu_times()
+        self._driver_cpu_before = times.user + times.system  # this process ran before the measurement
         self._thread.start()
         return self
 
@@ -183,6 +192,11 @@ class RssSampler:
         for kind in ("driver", "ray_worker", "ray_system"):
             vals = [v for pid, v in self.peak.items() if self.kind.get(pid) == kind]
             out[f"peak_rss_mb_{kind}"] = round(max(vals) / 2**20, 1) if vals else 0.0
+            # CPU seconds: robust to other load on the machine, unlike wall time (sampled, so a
+            # process's last interval before it exits is missed)
+            out[f"cpu_s_{kind}"] = round(sum(v for pid, v in self.cpu.items() if self.kind.get(pid) == kind), 1)
+        out["cpu_s_driver"] = round(max(0.0, out["cpu_s_driver"] - self._driver_cpu_before - self._own_cpu), 1)
+        out["cpu_s"] = round(out["cpu_s_driver"] + out["cpu_s_ray_worker"] + out["cpu_s_ray_system"], 1)
         top = max(self.peak, key=self.peak.get)
         out["peak_rss_mb_largest_process"] = round(self.peak[top] / 2**20, 1)
         out["largest_process"] = self.name.get(top, "?")

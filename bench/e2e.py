@@ -12,12 +12,21 @@ languages resampled into documents, 8% planted near copies and 2% exact copies),
   their defaults, then its 4-step MinHash (14×8, 5-grams). datatrove has no same-language
   decontamination without lighteval tasks, so its side does one step less (ours is not favoured).
 
-Reported: wall times and their ratio, per-stage seconds, peak RSS (driver + descendants),
-documents kept per language, filter agreement (same keep/drop before dedup, per document) and the
-agreement of the dedup removals (F1 of ours against datatrove's, on documents both kept).
+``--pipeline minhash``: only MinHash dedup on both sides (ours: ``xcurate run`` with one
+``minhash_dedup`` stage; datatrove: its 4 steps reading the JSONL), so that dedup F1 is measured on
+the whole input rather than on the few documents datatrove's English-tuned filters keep.
+``--pipeline quality``: langid + quality on both sides, cold (each side's process start-up included).
 
-    python -m bench.e2e                  # 500 MB
-    python -m bench.e2e --mb 5           # smoke run
+Reported: wall times and their ratio, CPU seconds of all processes and their ratio (robust to other
+load on the machine), per-stage seconds, peak RSS (driver + descendants), documents kept per
+language, filter agreement (same keep/drop before dedup, per document), the dedup F1 of each side
+against the planted duplicates (cluster-aware: per planted pair, removing one copy is right) among
+the documents that side's filters kept.
+
+    python -m bench.e2e                            # 500 MB, full pipeline -> bench/results/e2e.json
+    python -m bench.e2e --pipeline minhash         # -> e2e_minhash.json
+    python -m bench.e2e --pipeline quality --mb 50 # -> e2e_quality.json
+    python -m bench.e2e --mb 5                     # smoke run
 """
 from __future__ import annotations
 
@@ -54,22 +63,30 @@ def write_jsonl(docs, directory: Path, files: int) -> None:
                            for d in docs[f * per:(f + 1) * per])
 
 
-def our_config(jsonl_dir: Path) -> dict:
+MINHASH = {"type": "minhash_dedup", "params": {**PARAMS, "hash_mode": "fast"}}
+FILTERS = [{"type": "normalize", "params": {"form": "NFC", "collapse_whitespace": True}},
+           {"type": "length_filter", "params": {"min_chars": MIN_CHARS}},
+           {"type": "langid"},
+           # datatrove's filter defaults on both sides (the default profile, fineweb2, fits thresholds
+           # per language; datatrove's blocks would need one filter chain per language to match it)
+           {"type": "quality", "params": {"profile": "datatrove_defaults"}}]
+DECONTAMINATE = {"type": "decontaminate", "params": {"benchmarks": str(REPO / "configs/benchmarks/demo_en.yaml"),
+                                                     "policy": "remove_span"}}
+PIPELINES = {"full": [*FILTERS, {"type": "exact_dedup"}, MINHASH, DECONTAMINATE],
+             "minhash": [MINHASH],
+             "quality": [{"type": "langid"}, {"type": "quality", "params": {"profile": "datatrove_defaults"}}]}
+RESULT_NAMES = {"full": "e2e", "minhash": "e2e_minhash", "quality": "e2e_quality"}
+
+
+def our_config(jsonl_dir: Path, pipeline: str = "full", cpus: int = WORKERS) -> dict:
     return {"input": {"paths": [str(jsonl_dir / "*.jsonl")], "text_field": "text", "id_field": "id"},
-            "output": {"keep_rejected": True}, "ray": {"num_cpus": WORKERS, "progress_bars": False},
-            "stages": [{"type": "normalize", "params": {"form": "NFC", "collapse_whitespace": True}},
-                       {"type": "length_filter", "params": {"min_chars": MIN_CHARS}},
-                       {"type": "langid"},
-                       {"type": "quality", "params": {"profile": "datatrove_defaults"}},
-                       {"type": "exact_dedup"},
-                       {"type": "minhash_dedup", "params": {**PARAMS, "hash_mode": "fast"}},
-                       {"type": "decontaminate", "params": {"benchmarks": str(REPO / "configs/benchmarks/demo_en.yaml"),
-                                                            "policy": "remove_span"}}]}
+            "output": {"keep_rejected": True}, "ray": {"num_cpus": cpus, "progress_bars": False},
+            "stages": PIPELINES[pipeline]}
 
 
-def run_ours(jsonl_dir: Path, work: Path) -> dict:
+def run_ours(jsonl_dir: Path, work: Path, pipeline: str = "full") -> dict:
     cfg = work / "ours.yaml"
-    cfg.write_text(yaml.safe_dump(our_config(jsonl_dir)))
+    cfg.write_text(yaml.safe_dump(our_config(jsonl_dir, pipeline)))
     sampler = RssSampler()
     t0 = time.time()
     with sampler:
@@ -83,16 +100,26 @@ def run_ours(jsonl_dir: Path, work: Path) -> dict:
 
 def our_decisions(out: Path) -> dict:
     """{doc id: None (kept) | "filter" | "dedup" | other stage} and the language of each kept doc."""
-    import pyarrow.dataset as pads
     decisions, langs = {}, {}
-    kept = pads.dataset(str(out / "data"), format="parquet", partitioning="hive").to_table(columns=["id", "language"])
-    for doc_id, lang in zip(kept["id"].to_pylist(), kept["language"].to_pylist()):
+    kept = _read_parquet(out / "data", ["id", "language"])
+    kept_langs = kept["language"].to_pylist() if "language" in kept.column_names else [None] * kept.num_rows
+    for doc_id, lang in zip(kept["id"].to_pylist(), kept_langs):
         decisions[doc_id], langs[doc_id] = None, lang
-    rejected = pads.dataset(str(out / "rejected"), format="parquet", partitioning="hive").to_table(
-        columns=["id", "reason", "stage"])
-    for doc_id, reason, stage in zip(*(rejected[c].to_pylist() for c in ("id", "reason", "stage"))):
-        decisions[doc_id] = ("filter" if stage in FILTER_STAGES else "dedup" if reason in DEDUP_REASONS else stage)
+    rejected = _read_parquet(out / "rejected", ["id", "reason", "stage"])
+    if rejected.num_rows:
+        for doc_id, reason, stage in zip(*(rejected[c].to_pylist() for c in ("id", "reason", "stage"))):
+            decisions[doc_id] = ("filter" if stage in FILTER_STAGES else "dedup" if reason in DEDUP_REASONS
+                                 else stage)
     return {"decision": decisions, "language": langs}
+
+
+def _read_parquet(directory: Path, columns: list):
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    if not directory.is_dir():
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
+    ds = pads.dataset(str(directory), format="parquet", partitioning="hive")
+    return ds.to_table(columns=[c for c in columns if c in ds.schema.names])
 
 
 class LocalFT176(FT176LID):
@@ -125,7 +152,7 @@ class LocalLanguageFilter(LanguageFilter):
         self.model = LocalFT176()
 
 
-def datatrove_steps(jsonl_dir: Path, work: Path, files: int) -> list:
+def datatrove_steps(jsonl_dir: Path, work: Path, files: int, pipeline: str = "full") -> list:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
                                                   MinhashDedupFilter, MinhashDedupSignature)
@@ -137,40 +164,47 @@ def datatrove_steps(jsonl_dir: Path, work: Path, files: int) -> list:
     cfg = MinhashConfig(n_grams=PARAMS["ngram_size"], num_buckets=PARAMS["bands"],
                         hashes_per_bucket=PARAMS["rows"], seed=PARAMS["seed"])
     logs = str(work / "logs")
-    filters = [JsonlReader(str(jsonl_dir)), LambdaFilter(lambda doc: len(doc.text) >= MIN_CHARS),
-               LocalLanguageFilter(),
-               GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter(),
-               JsonlWriter(str(work / "filtered")), MinhashDedupSignature(output_folder=str(work / "sigs"), config=cfg)]
-    return [
-        ("filters+signatures", LocalPipelineExecutor(pipeline=filters, tasks=files, workers=WORKERS,
-                                                     logging_dir=f"{logs}/1")),
+    quality = [LocalLanguageFilter(), GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(),
+               FineWebQualityFilter()]
+    first = {"full": [JsonlReader(str(jsonl_dir)), LambdaFilter(lambda doc: len(doc.text) >= MIN_CHARS), *quality,
+                      JsonlWriter(str(work / "filtered")), MinhashDedupSignature(output_folder=str(work / "sigs"),
+                                                                                   config=cfg)],
+             "minhash": [JsonlReader(str(jsonl_dir)), MinhashDedupSignature(output_folder=str(work / "sigs"),
+                                                                             config=cfg)],
+             "quality": [JsonlReader(str(jsonl_dir)), *quality, JsonlWriter(str(work / "filtered"))]}[pipeline]
+    steps = [("filters+signatures" if pipeline == "full" else "signatures" if pipeline == "minhash" else "filters",
+              LocalPipelineExecutor(pipeline=first, tasks=files, workers=WORKERS, logging_dir=f"{logs}/1"))]
+    if pipeline == "quality":
+        return steps
+    deduped_input = JsonlReader(str(work / "filtered")) if pipeline == "full" else JsonlReader(str(jsonl_dir))
+    return steps + [
         ("buckets", LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(
             input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=cfg)],
             tasks=cfg.num_buckets, workers=WORKERS, logging_dir=f"{logs}/2")),
         ("cluster", LocalPipelineExecutor(pipeline=[MinhashDedupCluster(
             input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=cfg)],
             tasks=1, workers=1, logging_dir=f"{logs}/3")),
-        ("filter", LocalPipelineExecutor(pipeline=[JsonlReader(str(work / "filtered")), MinhashDedupFilter(
+        ("filter", LocalPipelineExecutor(pipeline=[deduped_input, MinhashDedupFilter(
             input_folder=str(work / "remove")), JsonlWriter(str(work / "out"))], tasks=files, workers=WORKERS,
             logging_dir=f"{logs}/4")),
     ]
 
 
-def run_datatrove(jsonl_dir: Path, work: Path, files: int) -> dict:
+def run_datatrove(jsonl_dir: Path, work: Path, files: int, all_ids, pipeline: str = "full") -> dict:
     sampler = RssSampler()
     step_s = {}
     t0 = time.time()
     with sampler:
-        for name, step in datatrove_steps(jsonl_dir, work, files):
+        for name, step in datatrove_steps(jsonl_dir, work, files, pipeline):
             s = time.time()
             step.run()
             step_s[name] = round(time.time() - s, 2)
     wall = time.time() - t0
-    filtered, langs = read_jsonl_gz(work / "filtered"), {}
-    out = read_jsonl_gz(work / "out")
-    for doc_id, doc in out.items():
-        langs[doc_id] = doc.get("metadata", {}).get("language")
-    decisions = {doc_id: (None if doc_id in out else "dedup") for doc_id in filtered}
+    # the documents its filters kept, and those left after dedup
+    passed = set(all_ids) if pipeline == "minhash" else set(read_jsonl_gz(work / "filtered"))
+    out = read_jsonl_gz(work / "filtered" if pipeline == "quality" else work / "out")
+    langs = {doc_id: doc.get("metadata", {}).get("language") for doc_id, doc in out.items()}
+    decisions = {doc_id: (None if doc_id in out else "dedup") for doc_id in passed}
     return {"wall_s": round(wall, 2), "stage_s": step_s, **sampler.summary(),
             "decisions": {"decision": decisions, "language": langs}}
 
@@ -185,23 +219,34 @@ def read_jsonl_gz(directory: Path) -> dict:
     return docs
 
 
-def compare(all_ids, ours: dict, theirs: dict) -> dict:
-    """Filter agreement over every document; dedup F1 of ours vs datatrove on documents both kept."""
+def compare(all_ids, ours: dict, theirs: dict, dup_of: dict) -> dict:
+    """Filter agreement over every document; dedup F1 of each side against the planted pairs (which
+    copy of a pair a side keeps is its own rule, so removals are not compared document by document)."""
     ours_d, theirs_d = ours["decision"], theirs["decision"]
     passed_ours = {i for i in all_ids if ours_d.get(i) in (None, "dedup", "decontaminate")}
-    passed_theirs = set(theirs_d)  # datatrove's filtered/ holds exactly the documents its filters kept
+    passed_theirs = set(theirs_d)  # datatrove: exactly the documents its filters kept
     agree = sum((i in passed_ours) == (i in passed_theirs) for i in all_ids)
-    both = passed_ours & passed_theirs
-    ours_rm = {i for i in both if ours_d.get(i) == "dedup"}
-    theirs_rm = {i for i in both if theirs_d.get(i) == "dedup"}
-    tp = len(ours_rm & theirs_rm)
-    p = tp / len(ours_rm) if ours_rm else 0.0
-    r = tp / len(theirs_rm) if theirs_rm else 0.0
-    f1 = round(2 * p * r / (p + r), 4) if p + r else (None if not ours_rm | theirs_rm else 0.0)
+    removed_ours = {i for i in passed_ours if ours_d.get(i) == "dedup"}
+    removed_theirs = {i for i in passed_theirs if theirs_d.get(i) == "dedup"}
     return {"filter_agreement": round(agree / max(1, len(all_ids)), 4),
             "filter_kept": {"ours": len(passed_ours), "datatrove": len(passed_theirs)},
-            "dedup_removed": {"ours": len(ours_rm), "datatrove": len(theirs_rm), "both": tp},
-            "dedup_f1_vs_datatrove": f1}  # None: neither side removed a document
+            "dedup_vs_planted": {"ours": planted_f1(passed_ours, removed_ours, dup_of),
+                                 "datatrove": planted_f1(passed_theirs, removed_theirs, dup_of)}}
+
+
+def planted_f1(passed: set, removed: set, dup_of: dict) -> dict:
+    """Cluster-aware: a planted pair (original, copy) whose two documents passed the filters is
+    found when one of them is removed; removing both counts one false positive, as does removing
+    a document of no such pair."""
+    pairs = [(copy, orig) for copy, orig in dup_of.items() if copy in passed and orig in passed]
+    in_pairs = {d for pair in pairs for d in pair}
+    tp = sum(1 for pair in pairs if removed & set(pair))
+    fp = len(removed - in_pairs) + sum(1 for pair in pairs if set(pair) <= removed)
+    fn = len(pairs) - tp
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"pairs": len(pairs), "removed": len(removed), "precision": round(p, 4), "recall": round(r, 4),
+            "f1": round(2 * p * r / (p + r), 4) if p + r else None}  # None: no pair and nothing removed
 
 
 def kept_per_language(side: dict) -> dict:
@@ -216,9 +261,10 @@ def plot(result: dict, path: Path) -> None:
     for ax, side in zip(axes, ("ours", "datatrove")):
         stages = result[side]["stage_s"]
         ax.barh(list(stages), list(stages.values()))
-        ax.set_title(f"{side}: {result[side]['wall_s']} s wall")
-        ax.set_xlabel("seconds (ours: summed over tasks)")
-    fig.suptitle(f"{result['input']['mb']} MB, {result['input']['docs']} docs: {result['speedup']}x")
+        ax.set_title(f"{side}: {result[side]['wall_s']} s wall, {result[side]['cpu_s']} CPU-s")
+        ax.set_xlabel("seconds (ours: summed over tasks; datatrove: per step)")
+    fig.suptitle(f"{result['pipeline']}: {result['input']['mb']} MB, {result['input']['docs']} docs: "
+                 f"{result['speedup']}x wall, {result['cpu_ratio']}x CPU")
     fig.tight_layout()
     fig.savefig(path)
 
@@ -226,27 +272,38 @@ def plot(result: dict, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=500)
+    ap.add_argument("--pipeline", choices=sorted(PIPELINES), default="full")
     ap.add_argument("--files", type=int, default=16, help="JSONL input files (datatrove tasks)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--note", default="", help="recorded with the result, e.g. 'machine shared with other jobs'")
     args = ap.parse_args(argv)
-    work = WORK / "e2e"
+    work = WORK / RESULT_NAMES[args.pipeline]
     shutil.rmtree(work, ignore_errors=True)
     docs = make_corpus(args.mb, args.seed)
     write_jsonl(docs, work / "jsonl", args.files)
     all_ids = [d["id"] for d in docs]
+    dup_of = {d["id"]: d["dup_of"] for d in docs if "dup_of" in d}
     mb = round(sum(len(d["text"].encode()) for d in docs) / 1e6, 1)
     del docs
-    ours = run_ours(work / "jsonl", work)
-    theirs = run_datatrove(work / "jsonl", work / "datatrove", args.files)
-    result = {"input": {"mb": mb, "docs": len(all_ids), "files": args.files, "workers": WORKERS},
-              "speedup": round(theirs["wall_s"] / ours["wall_s"], 2), **compare(all_ids, ours["decisions"],
-                                                                               theirs["decisions"])}
+    ours = run_ours(work / "jsonl", work, args.pipeline)
+    theirs = run_datatrove(work / "jsonl", work / "datatrove", args.files, all_ids, args.pipeline)
+    result = {"pipeline": args.pipeline, "stages": [st["type"] for st in PIPELINES[args.pipeline]],
+              "note": args.note, "input": {"mb": mb, "docs": len(all_ids), "planted_pairs": len(dup_of),
+                                           "files": args.files, "workers": WORKERS},
+              "speedup": round(theirs["wall_s"] / ours["wall_s"], 2),
+              "cpu_ratio": round(theirs["cpu_s"] / max(ours["cpu_s"], 0.1), 2),
+              **compare(all_ids, ours["decisions"], theirs["decisions"], dup_of)}
     for name, side in (("ours", ours), ("datatrove", theirs)):
         result[name] = {k: v for k, v in side.items() if k != "decisions"}
         result[name]["kept_per_language"] = kept_per_language(side["decisions"])
-    out = write_result("e2e", result)
+    # per-core rates for the cost model in bench/README.md: input MB per task-second of each stage
+    # (a stage after the filters sees fewer documents; its rate is still per MB of input)
+    result["ours"]["input_mb_per_stage_second"] = {name: round(mb / sec, 2) for name, sec in ours["stage_s"].items()
+                                                   if sec > 0.05}
+    out = write_result(RESULT_NAMES[args.pipeline], result)
     plot(result, out.with_suffix(".png"))
-    print(json.dumps({k: result[k] for k in ("input", "speedup", "filter_agreement", "dedup_f1_vs_datatrove")}))
+    print(json.dumps({k: result[k] for k in ("pipeline", "input", "speedup", "cpu_ratio", "filter_agreement",
+                                             "dedup_vs_planted")}))
     return 0
 
 

@@ -11,7 +11,10 @@ multilingual text from ``../shared/data`` (UD sentences), so tokenisation is rea
   256,206-token vocabulary) through ``xcurate.mt.hf_backend.HFSeq2SeqBackend``, greedy, exactly
   ``--mt-tokens`` new tokens per sentence (random weights would otherwise stop at random points);
   sentences/s and generated tokens/s.
-* No model classifier exists among the stages (quality is heuristic), so none is measured.
+* documents: the same encoder on document prefixes (``max_chars`` 2000 of joined UD sentences, cut at
+  256 tokens), i.e. the embed phase of ``semantic_dedup`` and the ``classifier`` stage with
+  ``--features encoder`` (their linear head and the within-cluster cosines are negligible next to it);
+  documents/s.
 
 ``--size tiny`` shrinks every model to a few layers (a smoke run on CPU); only ``--size real``
 figures mean anything. ``bench/gpu.sh`` runs it on a GPU machine within 8 minutes.
@@ -104,6 +107,15 @@ def bench_encoder(model_dir: str, sentences: list, device: str, batch: int, budg
     return {"sentences_per_s": res["per_s"], **res, "batch_size": batch}
 
 
+def bench_documents(model_dir: str, sentences: list, device: str, batch: int, budget_s: float) -> dict:
+    """Document prefixes through the encoder: the embed phase of semantic_dedup / an encoder classifier."""
+    from xcurate.contamination.encoders import SentenceTransformerEncoder
+    enc = SentenceTransformerEncoder(model_dir, device=device, batch_size=batch)
+    docs = [" ".join(sentences[i:i + 20])[:2000] for i in range(0, len(sentences) - 20, 20)][: batch * 4]
+    res = timed(lambda: len(enc.encode(docs)), budget_s)
+    return {"documents_per_s": res["per_s"], **res, "batch_size": batch, "max_chars": 2000}
+
+
 def bench_mt(model_dir: str, sentences: list, device: str, batch: int, new_tokens: int, budget_s: float) -> dict:
     from xcurate.mt.hf_backend import HFBackendConfig, HFSeq2SeqBackend
     from xcurate.mt.languages import LanguageTable
@@ -139,12 +151,15 @@ def main(argv=None) -> int:
             gpu = device == "cuda"
             result["devices"][device] = {
                 "encoder": bench_encoder(enc_dir, sentences, device, 256 if gpu else 32, args.budget_s),
+                "documents": bench_documents(enc_dir, sentences, device, 64 if gpu else 8, args.budget_s / 2),
                 "mt": bench_mt(mt_dir, sentences, device, 64 if gpu else 8, args.mt_tokens, args.budget_s)}
             print(device, json.dumps(result["devices"][device]), flush=True)
     if {"cuda", "cpu"} <= set(result["devices"]):
         d = result["devices"]
         result["gpu_over_cpu"] = {m: round(d["cuda"][m]["sentences_per_s"] / d["cpu"][m]["sentences_per_s"], 1)
                                   for m in ("encoder", "mt")}
+        result["gpu_over_cpu"]["documents"] = round(d["cuda"]["documents"]["documents_per_s"]
+                                                    / d["cpu"]["documents"]["documents_per_s"], 1)
     write_result(args.name, result)
     return 0
 

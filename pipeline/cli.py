@@ -20,6 +20,7 @@ PLUGIN_MODULES = [
     "xcurate.workflows.synth",       # synth
     "xcurate.workflows.mix",         # mix
     "xcurate.workflows.export",      # export
+    "xcurate.workflows.train_classifier",  # train-classifier
 ]
 
 
@@ -43,9 +44,11 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_stats(args) -> int:
-    from xcurate.engine.manifest import print_summary
+    from xcurate.engine.manifest import print_summary, quarantine_text
     from xcurate.engine.outdir import require_complete
-    print_summary(require_complete(args.outdir))
+    manifest = require_complete(args.outdir)
+    print_summary(manifest)
+    print("\n" + quarantine_text(manifest))
     return 0
 
 

@@ -35,6 +35,25 @@ def shipped_config(path: str) -> Optional[Path]:
     return None
 
 
+def resolve_data_path(value: str) -> Path:
+    """A data path of a stage's params: ``configs/...`` from the shipped data when it is there,
+    anything else as given (``~`` expanded)."""
+    norm = value.replace(os.sep, "/")
+    if norm.startswith("configs/"):
+        shipped = data_path(*norm.split("/")[1:])
+        if shipped.exists():
+            return shipped
+    return Path(os.path.expanduser(value))
+
+
+def check_data_path(value: str, folder: bool = False) -> str:
+    """``value`` when :func:`resolve_data_path` finds that file (folder); else ValueError (for validators)."""
+    path = resolve_data_path(value)
+    if not (path.is_dir() if folder else path.is_file()):
+        raise ValueError(f"{value!r}: no such {'folder' if folder else 'file'}")
+    return value
+
+
 def shared_data_dir() -> str:
     """The project's shared public data: $XCURATE_SHARED_DATA, else ``../shared/data`` beside the
     checkout (or beside the working directory when installed)."""

@@ -27,6 +27,22 @@ def stage_modified_column(stage_name: str) -> str:
     return f"{RESERVED_PREFIX}m_{stage_name}"
 
 
+def stage_counts_column(stage_name: str) -> str:
+    """Per-row JSON counters a stage reports (e.g. PII found per kind and language; summed,
+    nested dicts key by key, into the manifest's ``counts`` of the stage). Null = nothing."""
+    return f"{RESERVED_PREFIX}c_{stage_name}"
+
+
+def add_counts(total: dict, counts: dict) -> dict:
+    """Sum nested dicts of counts into ``total`` (in place) and return it."""
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            add_counts(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 def is_reserved(column: str) -> bool:
     return column.startswith(RESERVED_PREFIX)
 

@@ -18,6 +18,11 @@ datatrove's own filters. The language comes from the ``language`` column (``lang
 ``default_language``; ``xcurate calibrate-quality`` fits a settings folder (``settings_dir``) from
 a reference corpus for languages or domains the shipped settings do not cover.
 
+Three rules of the ``fineweb2`` profile are ours, each measured in ``bench/quality_eval.py`` and off in
+``datatrove_defaults``: stop words count as distinct words (``stop_words_count``), a Guiraud word-diversity
+floor catches keyword lists (``min_word_diversity``), and the line-share checks measure documents of one
+or two lines per sentence (``sentence_units_below_lines``).
+
 Like datatrove, C4 removes the lines it rejects and later filters see the shortened text;
 ``c4_rewrite_text`` (default on) also writes it to the ``text`` column of kept documents.
 """
@@ -56,7 +61,21 @@ def _punctuation() -> Tuple[str, tuple]:
         from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
         _PUNCT["chars"] = "".join(sorted(PUNCTUATION_SET))
         _PUNCT["terminal"] = tuple(TERMINAL_PUNCTUATION)
+        marks = "".join(sorted(TERMINAL_PUNCTUATION | {"…"}))
+        _PUNCT["sentence_end"] = regex.compile(f"(?<=[{regex.escape(marks)}])\\s+(?=\\S)")
     return _PUNCT["chars"], _PUNCT["terminal"]
+
+
+def line_units(lines: List[str], min_lines: int) -> List[str]:
+    """The units of the line-share checks: the lines, or, for a document of fewer than ``min_lines``
+    lines (0: never), its sentences. A share of lines is meaningless without line structure: a
+    one-line paragraph of prose "fails" FineWeb's line punctuation check when its last sentence ends
+    in ":" or a name, and Gopher's ellipsis check when it ends in "...". Navigation, lists and tables
+    have many lines and are measured as before."""
+    if not min_lines or len(lines) >= min_lines:
+        return lines
+    _punctuation()
+    return [unit for line in lines for unit in _PUNCT["sentence_end"].split(line)]
 
 
 class QualityParams(StageParams):
@@ -188,7 +207,7 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
         return "gopher_too_many_hashes", sig
     if s["max_symbol_word_ratio"] and sig["ellipsis_ratio"] > s["max_symbol_word_ratio"]:
         return "gopher_too_many_ellipsis", sig
-    lines = text.splitlines() or [""]
+    lines = line_units(text.splitlines(), s.get("sentence_units_below_lines", 0)) or [""]
     sig["bullet_lines_ratio"] = sum(ln.lstrip().startswith(("•", "-")) for ln in lines) / len(lines)
     if s["max_bullet_lines_ratio"] and sig["bullet_lines_ratio"] > s["max_bullet_lines_ratio"]:
         return "gopher_too_many_bullets", sig
@@ -205,10 +224,21 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
     if s["max_non_alpha_words_ratio"] and sig["alpha_words_ratio"] < s["max_non_alpha_words_ratio"]:
         return "gopher_below_alpha_threshold", sig
     stop_words = s["stop_words"] or ()
-    sig["stop_words"] = len(set(stop_words).intersection(words))
+    sig["stop_words"] = count_stop_words(words, stop_words, s.get("stop_words_count", "distinct"))
     if s["min_stop_words"] and stop_words and sig["stop_words"] < s["min_stop_words"]:  # no list: no check
         return "gopher_enough_stop_words", sig
     return None, sig
+
+
+def count_stop_words(words: List[str], stop_words: Sequence[str], how: str) -> int:
+    """Stop words in ``words``: ``occurrences`` (datatrove <= 0.4, the version FineWeb-2 ran: its fitted
+    lists assume "two hits", e.g. one function word twice) or ``distinct`` (datatrove >= 0.5)."""
+    if how == "occurrences":
+        listed = frozenset(stop_words)
+        return sum(1 for w in words if w in listed)
+    if how == "distinct":
+        return len(set(stop_words).intersection(words))
+    raise ValueError(f"gopher_quality.stop_words_count: {how!r}; expected occurrences or distinct")
 
 
 def top_ngram_chars(words: List[str], n: int) -> int:
@@ -254,6 +284,11 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
     for n, frac in s["top_n_grams"] or ():
         if len(words) >= n and top_ngram_chars(words, n) / len(text) > frac:
             return f"top_{n}_gram", sig
+    min_diversity = s.get("min_word_diversity")
+    if min_diversity:
+        sig["word_diversity"] = word_diversity(words)
+        if sig["word_diversity"] < min_diversity:
+            return "low_word_diversity", sig
     dup_grams = s["dup_n_grams"] or ()
     if dup_grams and _has_repeated_ngram(words, min(n for n, _ in dup_grams)):
         prefix = [0, *accumulate(map(len, words))]
@@ -261,6 +296,15 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
             if duplicated_ngram_chars(words, n, prefix) / len(text) > frac:
                 return f"duplicated_{n}_n_grams", sig
     return None, sig
+
+
+def word_diversity(words: List[str]) -> float:
+    """Guiraud's index: distinct words / sqrt(words), punctuation tokens left out. Unlike the share of
+    distinct words it does not fall with document length on ordinary text (about 3-30 from a 50-word
+    note to a book); a keyword list that recombines a handful of words scores below 1. The n-gram
+    checks miss such lists: random recombinations of six words rarely repeat a 5-gram."""
+    counted = [w for w in words if not _PUNCT_ONLY_RE.fullmatch(w)]
+    return len(set(counted)) / len(counted) ** 0.5 if counted else 0.0
 
 
 def _has_repeated_ngram(words: List[str], n: int) -> bool:
@@ -310,7 +354,8 @@ def fineweb_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str]
     lines = [ln for ln in text.split("\n") if ln.strip() != ""]
     if not lines:
         return "empty", {}
-    sig = {"line_punct_ratio": sum(1 for ln in lines if ln.endswith(stop_chars)) / len(lines)}
+    units = line_units(lines, s.get("sentence_units_below_lines", 0))
+    sig = {"line_punct_ratio": sum(1 for ln in units if ln.endswith(stop_chars)) / len(units)}
     ratio = sig["line_punct_ratio"]
     if ratio < s["line_punct_thr"] and not (ratio == 0 and s["line_punct_exclude_zero"]):
         return "line_punct_ratio", sig

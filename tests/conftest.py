@@ -37,3 +37,37 @@ def ray_local():
         ray.init(address="local", num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
                  runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     yield ray
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory, ray_local):
+    """``configs/quickstart.yaml`` run once per test session (cwd = the repo, as `make run`): (OUTDIR, manifest).
+
+    Shared by every test that reads the quickstart output (its own tests, the example configs,
+    the README's commands, the notebooks); none of them may write into it.
+    """
+    from xcurate.engine.runner import run_pipeline
+    out = tmp_path_factory.mktemp("quickstart") / "out"
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        return out, run_pipeline("configs/quickstart.yaml", str(out), quiet=True)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.fixture(scope="session")
+def tiny_m2m100(tmp_path_factory, shared_data):
+    """A tiny M2M100 (tokenizer trained on Tatoeba text, random weights) built once per session: its path."""
+    from test_synth_hf import tatoeba_sentences
+    from xcurate.mt.tiny import build_tiny_m2m100
+    return build_tiny_m2m100(tatoeba_sentences(shared_data), str(tmp_path_factory.mktemp("tiny_m2m100")))
+
+
+@pytest.fixture(scope="session")
+def quickstart_audit(tmp_path_factory, quickstart_run):
+    """``xcurate audit --benchmarks configs/benchmarks/demo_en.yaml`` of the quickstart output, once per session."""
+    import xcurate
+    out = tmp_path_factory.mktemp("quickstart_audit") / "audit"
+    xcurate.audit([str(quickstart_run[0])], str(out), benchmarks="configs/benchmarks/demo_en.yaml")
+    return out

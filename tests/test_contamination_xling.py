@@ -136,6 +136,41 @@ def test_verify_separates_translations_from_look_alikes():
     assert verify("Mr Smith went to Rome.", "Herr Smith fuhr nach Paris.", 0.56, 0.4, 0.66, 0.5)[0] == "candidate"
 
 
+def _two_unit_index():
+    from xcurate.contamination.xling_index import XlingIndex
+    units = ["Which animal sleeps the longest each day", "The cat sleeps all day long on the sofa"]
+    return XlingIndex(np.eye(2, 4, dtype=np.float32), np.full(2, 0.2, np.float32), np.full(2, 0.3, np.float32),
+                      np.array([0, 1, 2]), np.array([0, 0], dtype=np.int32), np.zeros(0, np.uint64), units,
+                      [("mc", "q1", "en")], "test")
+
+
+def test_two_disjoint_windows_agreeing_on_one_item_verify_it():
+    """Below the verified cosine one window is a candidate; two non-overlapping windows of one document
+    near two units of the same item verify it (signal 'windows'); overlapping windows do not."""
+    from xcurate.contamination.xling_index import Scored, Verification, select_matches
+    index, texts = _two_unit_index(), ["x" * 200]
+    check = Verification(threshold=1.3, min_cosine=0.5, verified_cosine=0.66, anchored_cosine=0.58)
+    one = [Scored(0, 0, 50, 0, 1.5, 0.6)]
+    assert select_matches(index, texts, one, check) == {}
+    assert select_matches(index, texts, one, check._replace(keep_candidates=True))[0][0].confidence == "candidate"
+    [(item, match)] = select_matches(index, texts, one + [Scored(0, 60, 110, 1, 1.5, 0.6)], check)[0].items()
+    assert item == 0 and match.confidence == "verified" and match.signal == "windows"
+    assert (match.start, match.end) == (0, 110)
+    assert select_matches(index, texts, one + [Scored(0, 40, 110, 1, 1.5, 0.6)], check) == {}
+    assert select_matches(index, texts, one + [Scored(0, 60, 110, 1, 1.5, 0.55)], check) == {}  # below anchored
+
+
+def test_item_units_follow_the_layout_of_question_and_options():
+    from xcurate.contamination.suites import BenchmarkItem
+    from xcurate.contamination.xling_index import _item_units
+    item = BenchmarkItem("mc", "1", "en", [("question", "Which of these animals sleeps the longest each day?"),
+                                           ("choices", "The domestic cat"), ("choices", "The brown bear"),
+                                           ("choices", "The little brown bat"), ("choices", "The horse")])
+    units = _item_units(item, min_tokens=6, max_chars=500, window=3)
+    assert "The domestic cat\nThe brown bear\nThe little brown bat" in units  # options as a document lists them
+    assert units[0] == "Which of these animals sleeps the longest each day?" and len(units) == len(set(units))
+
+
 def test_real_data_cross_lingual_floor(tmp_path):
     """Translated FLORES sentences (USE-m3 languages) planted in real documents, English FLORES as the suite.
     Measured on this sample (seed 3, verified matches, 1–3 sentence windows): recall 0.92 (46/50), clean-window
@@ -204,18 +239,20 @@ def test_topical_look_alikes_in_the_demo_corpus_are_not_verified(tmp_path):
 
 
 def test_hard_negative_evaluation_floors(tmp_path):
-    """bench/xling_eval.py on a small sample: half of FLORES / XQuAD / XCOPA (English) as the suite, their human
-    translations planted in real documents (positives) and translations of the other half, same benchmarks and
-    articles (hard negatives). Asserted floors (the goals of issue #12 are not met; full run in
-    bench/results/xling_eval.json: verified recall 0.81, 3.4 false positives per 1,000). Measured on this sample
-    (seed 1): verified recall 0.69 (11/16), 0.81 with candidates, 0 of 25 negative + clean documents flagged.
-    Asserted: verified recall >= 0.5, false positives <= 50 per 1,000 (at most 1 of the 25 here)."""
+    """bench/xling_eval.py on a small sample: half of six English benchmark formats (XQuAD paragraphs, XCOPA
+    premises, FLORES sentences, 3-sentence FLORES problems with numbers, Tatoeba MC questions, OASST prompts) as the
+    suite; human translations planted in real documents (positives); translations of the other half of the same
+    formats and near paraphrases that are not translations (hard negatives); clean documents. Shipped thresholds.
+    Measured on this sample (seed 1): recall 0.77 (23/30), 1 of 48 negative + clean documents flagged (a Tatoeba
+    sentence whose English nearly repeats a suite option). Asserted: recall >= 0.7, at most 1 flagged; the uncovered
+    language (Greek) is reported apart. Full run: bench/results/xling_eval.json (goals of issue #12 not met)."""
     need_shared("benchmarks", "xquad.jsonl")
     need_shared("corpus", "ud_docs.jsonl")
-    res = _eval_module("xling_eval").run(per_lang=2, clean_per_lang=3, seed=1, max_items=40,
-                                         langs=("de", "zh", "th", "el"), cache_dir=str(tmp_path))
-    print({k: v for k, v in res.items() if k != "by_group"})
-    assert res["positives"] >= 10 and res["negative_and_clean_docs"] >= 15
-    assert res["recall_verified"] >= 0.5 and res["recall_verified_or_candidate"] >= res["recall_verified"]
-    assert res["false_positives_per_1000"] <= 1000 / 20
-    assert res["by_group"]["positive.uncovered"]["n"] >= 1  # Greek: reported apart, never in the recall
+    res = _eval_module("xling_eval").run(per_lang=2, seed=1, cache_dir=str(tmp_path), langs=("de", "zh", "th", "el"),
+                                         clean_per_lang=6, max_items=12)
+    m = res["shipped"]["all"]
+    print({k: v for k, v in m.items() if k != "groups"})
+    assert m["positives"] >= 30 and m["negative_and_clean_docs"] >= 40
+    assert m["recall"] >= 0.7
+    assert m["false_positive_docs"] <= 1
+    assert m["groups"]["positive.uncovered"]["n"] >= 1  # Greek: reported apart, never in the recall

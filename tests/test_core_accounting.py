@@ -71,7 +71,7 @@ def test_manifest_invariant_detects_lost_rows(tmp_path):
     (prog / "u1.json").write_text(json.dumps(rec))
     manifest = build_manifest(str(tmp_path), None, ["s1"], 0, 1)
     assert manifest["stages"][1] == {"name": "s1", "input": 5, "kept": 4, "dropped": {"x": 1},
-                                     "seconds": manifest["stages"][1]["seconds"]}
+                                     "modified": 0, "seconds": manifest["stages"][1]["seconds"]}
     try:
         check_invariants(str(tmp_path), manifest)
     except InvariantError as e:

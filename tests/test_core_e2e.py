@@ -135,17 +135,3 @@ def test_hf_disk_input_and_oversized_document(tmp_path, ray_local):
     assert m["input_documents"] == 31 and m["stages"][0]["dropped"] == {"doc_too_large": 1}
     rows = pq.read_table(tmp_path / "o" / "data").to_pylist()
     assert len({r["id"] for r in rows}) == 1  # no id field: identical texts get the same content hash
-
-
-def test_explore_notebook_runs_on_an_output(e2e_run, monkeypatch):
-    import matplotlib
-    matplotlib.use("Agg")
-    from conftest import REPO
-    out, m, _ = e2e_run
-    monkeypatch.setenv("XCURATE_OUTDIR", str(out))
-    nb = json.loads((REPO / "notebooks" / "explore_run.ipynb").read_text())
-    scope = {}
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile(cell["source"], "explore_run.ipynb", "exec"), scope)
-    assert scope["per_lang"]["documents"].sum() == m["output_documents"]

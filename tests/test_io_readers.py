@@ -158,7 +158,7 @@ def test_pq_in_directories_and_literal_glob_characters(tmp_path):
     assert expand_paths([str(d / "t*.jsonl")]) == [str(d / "two[1].jsonl")]
 
 
-def test_run_quarantines_a_truncated_gz_among_good_files(tmp_path, ray_local):
+def test_run_quarantines_a_truncated_gz_among_good_files(tmp_path, ray_local, capsys):
     d = tmp_path / "in"
     d.mkdir()
     (d / "a.jsonl").write_bytes(b"\n".join(DOCS.split(b"\n")[:100]) + b"\n")
@@ -175,3 +175,9 @@ def test_run_quarantines_a_truncated_gz_among_good_files(tmp_path, ray_local):
     assert read["kept"] == 100 + gz_kept + 30 and gz_kept > 1000
     rejected = pq.read_table(tmp_path / "out" / "rejected" / "stage=read").to_pylist()
     assert sorted(json.loads(r["metadata"])["path"] for r in rejected) == sorted(q["path"] for q in m["quarantine"])
+    # `xcurate stats` lists the quarantine: damaged files with where the damage starts, records per reason
+    from xcurate.cli import main
+    assert main(["stats", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out.split("quarantine:", 1)[1]
+    assert printed.startswith(" 2 records in rejected/stage=read, 2 damaged files") and "corrupt_file: 2" in printed
+    assert f"{d / 'b.jsonl.gz'} (byte " in printed and f"{d / 'c.parquet'} (row 0): ArrowInvalid" in printed

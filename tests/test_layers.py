@@ -7,7 +7,7 @@ Layers, bottom to top (a module may import its own layer and the layers below it
 | base       | xcurate (lazy API facade), errors, schema, resources, fsutil, configs, text.*,         |
 |            | dedup.signatures, dedup.digests (kernels)                                             |
 | engine     | engine.* (config, io, stage, registry, cluster, operators, writer, outdir, runner, …) |
-| libraries  | dedup.* (phases), contamination.*, mt.*, mix.*, synth.*                              |
+| libraries  | dedup.* (phases), contamination.*, mt.*, mix.*, synth.*, web.*                       |
 | stages     | stages.* (thin operators registered by name)                                         |
 | workflows  | workflows.* (audit, calibrate, mix, synth on the engine)                             |
 | cli        | cli                                                                                  |
@@ -41,6 +41,8 @@ LAYER_OF_PREFIX: List[Tuple[str, str]] = [
     ("xcurate.mt", "libraries"),
     ("xcurate.mix", "libraries"),
     ("xcurate.synth", "libraries"),
+    ("xcurate.classify", "libraries"),
+    ("xcurate.web", "libraries"),
     ("xcurate.engine", "engine"),
     ("xcurate.errors", "base"),
     ("xcurate.schema", "base"),

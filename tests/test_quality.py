@@ -23,7 +23,9 @@ def datatrove_filters(settings: dict, language: str):
                                             GopherRepetitionFilter)
     from datatrove.pipeline.filters import c4_filters
     rep = settings["gopher_repetition"]
-    gopher = {k: v for k, v in settings["gopher_quality"].items() if k != "alpha_ratio_skips_punctuation"}
+    # our own keys (datatrove_defaults sets them to datatrove 0.10's behaviour), not constructor parameters
+    gopher = {k: v for k, v in settings["gopher_quality"].items()
+              if k not in ("alpha_ratio_skips_punctuation", "stop_words_count")}
     c4 = {k: v for k, v in settings["c4_quality"].items() if k != "end_punctuation"}
     # datatrove's C4 end punctuation is a module constant, not a parameter: set it to ours (a superset
     # adding other scripts' sentence-final marks) so both sides run with equivalent parameters.

@@ -8,7 +8,6 @@ import pyarrow.dataset as pads
 from xcurate.cli import main as cli_main
 from xcurate.workflows.synth import run_synth
 from xcurate.mt.fake_server import FakeMTServer
-from test_synth_hf import tiny_m2m100  # noqa: F401  (session fixture)
 
 
 def _tatoeba(shared_data, lang="deu", n=40, min_chars=25):
@@ -81,7 +80,7 @@ def test_synth_http_backend_end_to_end(tmp_path, shared_data, ray_local):
     assert ds.num_rows == 16 and ds[0]["messages"][0]["role"] == "user"
 
 
-def test_synth_transformers_backend_in_ray(tmp_path, shared_data, ray_local, tiny_m2m100):  # noqa: F811
+def test_synth_transformers_backend_in_ray(tmp_path, shared_data, ray_local, tiny_m2m100):
     pairs = _tatoeba(shared_data, n=30)
     tsv = tmp_path / "deu-eng.tsv"
     tsv.write_text("\n".join(f"{de}\t{en}" for en, de in pairs), encoding="utf-8")
@@ -120,7 +119,7 @@ def test_synth_transformers_backend_in_ray(tmp_path, shared_data, ray_local, tin
     assert all(s["sha256"] and s["rows"] for s in manifest["shards"])
 
 
-def test_bad_input_gives_clear_errors(tmp_path, shared_data, ray_local, tiny_m2m100, capsys):  # noqa: F811
+def test_bad_input_gives_clear_errors(tmp_path, shared_data, ray_local, tiny_m2m100, capsys):
     alpaca = shared_data / "instructions" / "alpaca_en_sample.jsonl"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(json.dumps({

@@ -7,7 +7,7 @@ import pytest
 from xcurate.mt.base import TranslationRequest, Translator
 from xcurate.mt.hf_backend import HFBackendConfig, HFSeq2SeqBackend
 from xcurate.mt.languages import LanguageTable, UnsupportedLanguageError
-from xcurate.mt.tiny import build_tiny_m2m100, build_tiny_marian
+from xcurate.mt.tiny import build_tiny_marian
 
 TABLE = LanguageTable.load()
 EN, DE, FR, KAB = (TABLE.resolve(c) for c in ("en", "de", "fr", "kab"))
@@ -23,11 +23,6 @@ def tatoeba_sentences(shared_data, langs=("deu", "fra", "spa", "cmn"), limit=600
             if len(out) >= limit:
                 break
     return out
-
-
-@pytest.fixture(scope="session")
-def tiny_m2m100(tmp_path_factory, shared_data):
-    return build_tiny_m2m100(tatoeba_sentences(shared_data), str(tmp_path_factory.mktemp("tiny_m2m100")))
 
 
 @pytest.fixture(scope="session")

@@ -219,22 +219,47 @@ def merge_ranges(ranges: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
     return out
 
 
+# A kept piece of an edited text: (start, end) in the original text, start in the edited text.
+Piece = Tuple[int, int, int]
+PIECE_SEPARATOR = "\n\n"
+
+
 def remove_spans(text: str, windows: Sequence[Tuple[int, int]], spans: Sequence[Tuple[int, int]], margin: int,
-                 max_pieces: int, min_remaining_chars: int) -> Tuple[str, Optional[str]]:
+                 max_pieces: int, min_remaining_chars: int) -> Tuple[str, Optional[str], List[Piece]]:
     """``text`` without the matched n-gram windows ((first token, n), widened by ``margin`` chars),
-    the pieces joined by blank lines: (new text, None), or (text, why not) when too much would be cut."""
+    the pieces joined by blank lines: (new text, None, kept pieces), or (text, why not, []) when too
+    much would be cut. The pieces map offsets of the original text into the new one
+    (:func:`edited_position`)."""
     cuts = merge_ranges([(max(0, spans[s][0] - margin), min(len(text), spans[s + n - 1][1] + margin))
                          for s, n in windows])
-    pieces, pos = [], 0
-    for a, b in cuts:
-        if text[pos:a].strip():
-            pieces.append(text[pos:a].strip())
-        pos = b
-    if text[pos:].strip():
-        pieces.append(text[pos:].strip())
-    if len(pieces) > max_pieces:
-        return text, "too_many_pieces"
-    remaining = "\n\n".join(pieces)
+    bounds, pos = [], 0
+    for a, b in cuts + [(len(text), len(text))]:
+        piece = text[pos:a]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            bounds.append((pos + lead, pos + lead + len(piece.strip())))
+        pos = max(pos, b)
+    if len(bounds) > max_pieces:
+        return text, "too_many_pieces", []
+    remaining = PIECE_SEPARATOR.join(text[a:b] for a, b in bounds)
     if len(remaining) < min_remaining_chars:
-        return text, "too_short_after_removal"
-    return remaining, None
+        return text, "too_short_after_removal", []
+    pieces, new_start = [], 0
+    for a, b in bounds:
+        pieces.append((a, b, new_start))
+        new_start += b - a + len(PIECE_SEPARATOR)
+    return remaining, None, pieces
+
+
+def edited_position(pieces: Sequence[Piece], pos: int, end: bool = False) -> int:
+    """Where offset ``pos`` of the original text lies in the edited one. Inside a kept piece: its
+    place there; inside a cut: the end of the piece before it, or with ``end`` the start of the
+    piece after it, so a match that was cut spans the separator that replaced it."""
+    edited = 0
+    for a, b, start in pieces:
+        if pos < a:
+            return start if end else edited
+        if pos <= b:
+            return start + pos - a
+        edited = start + b - a
+    return edited

@@ -12,7 +12,10 @@ and the encoder's calibrated cosines (``configs/xling_encoders.yaml``):
   (mutual nearest neighbour), and the same numbers, or two or more of the item's names, in the
   passage: verified by that anchor (neighbouring sentences of one article share names and
   numbers too: hence the cosine floor);
-- otherwise a candidate (reported for review, never counted as found).
+- otherwise a candidate (reported for review, never counted as found); two such candidates at
+  ``anchored_cosine`` or more, mutual nearest neighbours, in windows of one document that do not
+  overlap, matching the same item: verified by that agreement (signal ``windows``; an MC question
+  and its options, two sentences of a paragraph; ``xling_index.select_matches``).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import FrozenSet, Optional, Tuple
 import regex
 
 VERIFIED, CANDIDATE = "verified", "candidate"
+WINDOWS = "windows"  # the signal of agreement between windows
 
 NUMBER_RE = regex.compile(r"\d(?:[\d.,\u00a0\u202f ]*\d)?")
 LATIN_NAME_RE = regex.compile(r"(?<![\p{L}\p{M}])\p{Lu}[\p{Latin}\p{M}'’\-]{2,}")

@@ -24,7 +24,7 @@ import regex
 
 from xcurate.contamination.cache import cached_artifact, load_arrays, save_arrays
 from xcurate.contamination.tokens import normalize_text
-from xcurate.contamination.verify import LATIN_NAME_RE, VERIFIED, numbers, verify
+from xcurate.contamination.verify import LATIN_NAME_RE, VERIFIED, WINDOWS, numbers, verify
 from xcurate.text.words import split_words
 
 _SENT_END = regex.compile(r"(?<=[.!?;:。！？；؟۔।॥።][\"'”’»)\]]*)\s+|(?<=[。！？；])|\n+")
@@ -199,13 +199,18 @@ class XlingIndex:
 
 
 def _item_units(item, min_tokens: int, max_chars: int, window: int) -> List[str]:
-    """Windows of each segment, and the whole item (premise + choices, question + options) when short."""
+    """Windows of each segment, and windows over the segments laid out one per line (an MC question
+    and its options, a premise and its choices: a document shows them as lines or run-on, and its
+    windows of 1–3 lines or sentences then meet an item window of the same lines)."""
     units = [seg[a:b] for _, seg in item.segments for a, b in split_passages(seg, min_tokens, max_chars, 10_000,
                                                                              window)]
-    whole = " ".join(seg for _, seg in item.segments)
-    if len(item.segments) > 1 and len(whole) <= max_chars and len(split_words(whole)) >= min_tokens:
-        units.append(whole)
-    return units
+    if len(item.segments) > 1:
+        joined = "\n".join(seg for _, seg in item.segments)
+        units += [joined[a:b] for a, b in split_passages(joined, min_tokens, max_chars, 10_000, window)]
+        whole = " ".join(seg for _, seg in item.segments)
+        if len(whole) <= max_chars and len(split_words(whole)) >= min_tokens:
+            units.append(whole)
+    return list(dict.fromkeys(units))
 
 
 def _background(emb: np.ndarray, groups: List[set], k: int, chunk: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
@@ -244,7 +249,7 @@ def xling_index_for(suite, encoder, encoder_id: str, cache_dir: Optional[str] = 
                     min_tokens: int = 6, max_chars: int = 500, max_df: float = 0.002, window: int = 3) -> XlingIndex:
     """The suite's cross-lingual index under ``encoder`` (``encoder_id``: its cache identity), built once."""
     conf = (k, min_tokens, max_chars, max_df, window)
-    key = hashlib.sha256(f"xling-v2|{suite.fingerprint}|{encoder_id}|{conf}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"xling-v3|{suite.fingerprint}|{encoder_id}|{conf}".encode()).hexdigest()[:24]
     return cached_artifact(key, lambda: XlingIndex.build(suite, encoder, *conf), XlingIndex.load,
                            lambda idx, p: idx.save(p), cache_dir)
 
@@ -288,30 +293,77 @@ def candidate_passages(index: XlingIndex, texts: Sequence[Optional[str]], min_to
     return out
 
 
-def match_passages(index: XlingIndex, encoder, texts: Sequence[Optional[str]],
-                   candidates: Sequence[Tuple[int, int, int]], k: int, check: Verification,
-                   languages: Optional[Sequence[Optional[str]]] = None) -> Dict[int, Dict[int, Match]]:
-    """doc → {item number: best verified (or, with ``check.keep_candidates``, candidate) match};
-    with ``languages``, items in the passage's own language are skipped."""
-    found: Dict[int, Dict[int, Match]] = {}
+class Scored(NamedTuple):
+    """A candidate window and its best benchmark unit (``XlingIndex.search``)."""
+    doc: int
+    start: int
+    end: int
+    unit: int
+    margin: float
+    cosine: float
+
+
+def score_passages(index: XlingIndex, encoder, texts: Sequence[Optional[str]],
+                   candidates: Sequence[Tuple[int, int, int]], k: int,
+                   embeddings: Optional[np.ndarray] = None) -> List[Scored]:
+    """Embed the candidate windows (unless ``embeddings`` of them are given) and find each one's
+    best unit: the expensive step."""
     if not candidates:
-        return found
-    q = encoder.encode([texts[d][a:b] for d, a, b in candidates])
+        return []
+    q = encoder.encode([texts[d][a:b] for d, a, b in candidates]) if embeddings is None else embeddings
     units, margins, cosines = index.search(q, k)
-    for (d, a, b), u, m, c in zip(candidates, units.tolist(), margins.tolist(), cosines.tolist()):
+    return [Scored(d, a, b, u, m, c) for (d, a, b), u, m, c in zip(candidates, units.tolist(), margins.tolist(),
+                                                                   cosines.tolist())]
+
+
+def select_matches(index: XlingIndex, texts: Sequence[Optional[str]], scored: Sequence[Scored],
+                   check: Verification, languages: Optional[Sequence[Optional[str]]] = None
+                   ) -> Dict[int, Dict[int, Match]]:
+    """doc → {item number: best verified (or, with ``check.keep_candidates``, candidate) match};
+    with ``languages``, items in the passage's own language are skipped. Cheap: thresholds can be
+    refitted on the same ``scored`` rows (``bench/xling_eval.py``)."""
+    found: Dict[int, Dict[int, Match]] = {}
+    anchored: Dict[Tuple[int, int], List[Match]] = {}  # candidates near an item, for window agreement
+    for d, a, b, u, m, c in scored:
         if m < check.threshold or c < check.min_cosine:
             continue
         confidence, signal = verify(index.unit_texts[u], texts[d][a:b], c, float(index.unit_nn[u]),
                                     check.verified_cosine, check.anchored_cosine)
-        if confidence is None or (confidence != VERIFIED and not check.keep_candidates):
+        if confidence is None:
             continue
+        match = Match(m, c, a, b, confidence, signal)
         for item in index.items_of(u).tolist():
             if languages is not None and index.items_meta[item][2] == (languages[d] or ""):
                 continue
-            prev = found.setdefault(d, {}).get(item)
-            if prev is None or _rank(confidence, m) > _rank(prev.confidence, prev.score):
-                found[d][item] = Match(m, c, a, b, confidence, signal)
+            if confidence != VERIFIED and c >= check.anchored_cosine and c > float(index.unit_nn[u]):
+                anchored.setdefault((d, item), []).append(match)
+            if confidence == VERIFIED or check.keep_candidates:
+                _keep_best(found, d, item, match)
+    for (d, item), matches in anchored.items():
+        if disjoint_pair(matches):
+            best = max(matches, key=lambda x: x.score)
+            _keep_best(found, d, item, best._replace(start=min(x.start for x in matches),
+                                                      end=max(x.end for x in matches), confidence=VERIFIED,
+                                                      signal=WINDOWS))
     return {d: per for d, per in found.items() if per}
+
+
+def disjoint_pair(matches: Sequence[Match]) -> bool:
+    """Two windows of one document that do not overlap (independent evidence for one item)."""
+    return min(x.end for x in matches) <= max(x.start for x in matches)
+
+
+def _keep_best(found: Dict[int, Dict[int, Match]], d: int, item: int, match: Match) -> None:
+    prev = found.setdefault(d, {}).get(item)
+    if prev is None or _rank(match.confidence, match.score) > _rank(prev.confidence, prev.score):
+        found[d][item] = match
+
+
+def match_passages(index: XlingIndex, encoder, texts: Sequence[Optional[str]],
+                   candidates: Sequence[Tuple[int, int, int]], k: int, check: Verification,
+                   languages: Optional[Sequence[Optional[str]]] = None) -> Dict[int, Dict[int, Match]]:
+    """``score_passages`` then ``select_matches``."""
+    return select_matches(index, texts, score_passages(index, encoder, texts, candidates, k), check, languages)
 
 
 def _rank(confidence: str, margin: float) -> Tuple[bool, float]:

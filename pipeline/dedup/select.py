@@ -53,6 +53,8 @@ def choose_keepers(table: pa.Table, group_columns: Sequence[str], rule: str) -> 
     by = {"smallest_id": (["id", "doc"], [False, False]),
           "longest": (["length", "id", "doc"], [True, False, False]),
           "highest_quality": (["quality", "id", "doc"], [True, False, False])}[rule]
+    if "priority" in df.columns:  # a smaller priority wins before the rule (semantic_dedup's prefer_languages)
+        by = (["priority"] + by[0], [False] + by[1])
     df = df.sort(group + by[0], descending=[False] * len(group) + by[1], nulls_last=True)
     df = df.with_columns(pl.col("id").first().over(group).alias("kept_id"),
                          pl.col("doc").first().over(group).alias("kept_doc"))

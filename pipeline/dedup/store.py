@@ -154,13 +154,13 @@ class Phases:
     def path(self, *parts: str) -> str:
         return fsutil.join(self.root, *parts)
 
-    def run(self, phase: str, fn: Callable, tasks: Dict[str, Tuple]) -> Dict[str, dict]:
+    def run(self, phase: str, fn: Callable, tasks: Dict[str, Tuple], num_gpus: float = 0.0) -> Dict[str, dict]:
         import ray
 
         started = time.time()
         marker_dir = self.path("_phases", phase)
         results: Dict[str, dict] = {}
-        remote = ray.remote(_on_node).options(num_cpus=self.num_cpus, max_retries=2)
+        remote = ray.remote(_on_node).options(num_cpus=self.num_cpus, num_gpus=num_gpus, max_retries=2)
         refs, nodes = {}, {}
         for name, args in tasks.items():
             marker = fsutil.join(marker_dir, f"{name}.json")

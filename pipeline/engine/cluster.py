@@ -23,8 +23,12 @@ def init_ray(address: Optional[str] = None, cfg: Optional[LoadedConfig] = None):
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=True)
     else:
         # address="local": always an embedded Ray of our own, never one found on the machine.
-        ray.init(address="local", num_cpus=cfg.model.ray.num_cpus if cfg else None, include_dashboard=False,
-                 ignore_reinit_error=True, log_to_driver=True)
+        try:
+            ray.init(address="local", num_cpus=cfg.model.ray.num_cpus if cfg else None, include_dashboard=False,
+                     ignore_reinit_error=True, log_to_driver=True)
+        except Exception as e:  # Ray raises plain Exception when its local node does not come up
+            raise RunError(f"could not start the embedded Ray: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                           "; is the machine overloaded or out of memory? Retry, or give --address") from None
     return ray
 
 

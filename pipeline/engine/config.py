@@ -54,7 +54,7 @@ class HubSource(_Strict):
 
 class InputConfig(_Strict):
     paths: List[str] = Field(default_factory=list, description="files, globs or directories")
-    format: Literal["auto", "jsonl", "parquet", "hf_disk", "hf_hub"] = "auto"
+    format: Literal["auto", "jsonl", "parquet", "hf_disk", "hf_hub", "warc"] = "auto"
     hub: Optional[HubSource] = None
     text_field: str = "text"
     id_field: Optional[str] = "id"

@@ -45,6 +45,7 @@ import zstandard
 from xcurate import schema
 from xcurate.errors import UserError
 from xcurate.fsutil import filesystem_for
+from xcurate.engine import warc
 
 READ_STAGE = "read"
 CORRUPT_FILE = "corrupt_file"
@@ -170,6 +171,8 @@ def _detect_format(path: str) -> str:
         return "jsonl"
     if low.endswith(_PARQUET_SUFFIXES):
         return "parquet"
+    if low.endswith(warc.WARC_SUFFIXES):
+        return "warc"
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "dataset_info.json")):
         return "hf_disk"
     raise InputError(f"{path}: cannot tell the format from the name; set input.format")
@@ -202,10 +205,10 @@ def _files_in_directory(directory: str) -> List[str]:
     for root, dirs, names in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden like glob: .tmp-*, .cache
         files += [os.path.join(root, n) for n in names
-                  if not n.startswith(".") and n.lower().endswith(_JSONL_SUFFIXES + _PARQUET_SUFFIXES)]
+                  if not n.startswith(".") and n.lower().endswith(_JSONL_SUFFIXES + _PARQUET_SUFFIXES + warc.WARC_SUFFIXES)]
     files.sort()
     if not files:
-        raise InputError(f"input directory {directory!r} holds no .jsonl/.parquet files")
+        raise InputError(f"input directory {directory!r} holds no .jsonl/.parquet/.warc files")
     return files
 
 
@@ -297,7 +300,19 @@ def _plan_hf_disk(path: str, opts: ReadOptions) -> List[ReadSpec]:
             for s in range(0, max(n, 1), opts.unit_rows)]
 
 
-_PLANNERS = {"jsonl": _plan_jsonl, "parquet": _plan_parquet, "hf_disk": _plan_hf_disk}
+def _plan_warc(path: str, opts: ReadOptions) -> List[ReadSpec]:
+    """Byte ranges of a gzipped WARC (each worker reads the members starting in its range:
+    ``xcurate.engine.warc``); a plain WARC is read whole."""
+    fs, p = filesystem_for(path)
+    size = fs.get_file_info(p).size or 0
+    if not warc.is_gzip(path) or size <= opts.unit_bytes:
+        return [ReadSpec(_spec_id(path, 0, -1), "warc", path)]
+    step = -(-size // -(-size // opts.unit_bytes))  # equal ranges balance the workers
+    bounds = list(range(0, size, step)) + [-1]
+    return [ReadSpec(_spec_id(path, a, b), "warc", path, a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+_PLANNERS = {"jsonl": _plan_jsonl, "parquet": _plan_parquet, "hf_disk": _plan_hf_disk, "warc": _plan_warc}
 
 
 def plan_read_specs(input_cfg, opts: ReadOptions) -> List[ReadSpec]:
@@ -778,7 +793,61 @@ def read_hf_hub(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
     yield from b.finish()
 
 
-READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "hf_disk": read_hf_disk, "hf_hub": read_hf_hub}
+WARC_COLUMNS = ("url", "warc_record_id", "date", "content_type", "charset")
+
+
+class _WarcUnitBuilder(_UnitBuilder):
+    """Units of WARC rows: the document columns plus the record's fields and its HTML (bytes)."""
+
+    def _reset(self):
+        super()._reset()
+        self.web = {name: [] for name in WARC_COLUMNS}
+        self.html: List[Optional[bytes]] = []
+
+    def add_row(self, row: "warc.WarcRow", offset: int) -> None:
+        meta = {"warc_type": row.warc_type, "offset": offset, "http_status": row.http_status, "detail": row.detail}
+        meta_json = orjson.dumps({k: v for k, v in meta.items() if v is not None}).decode()
+        too_large = row.html is not None and len(row.html) > self.opts.max_doc_chars
+        self.add(row.record_id, row.text, meta_json, drop_reason="doc_too_large" if too_large else row.drop_reason)
+        for name, value in zip(WARC_COLUMNS, (row.url, row.record_id, row.date, row.content_type, row.charset)):
+            self.web[name].append(value)
+        self.html.append(row.html if row.drop_reason is None else None)  # no bytes of what is not a page
+        self.nbytes += len(row.html or b"")
+
+    def add_corrupt(self, damage: CorruptInput) -> None:
+        super().add_corrupt(damage)
+        for values in self.web.values():
+            values.append(None)
+        self.html.append(None)
+
+    def flush(self) -> pa.Table:
+        web, html = self.web, self.html
+        table = super().flush()
+        for name, values in web.items():
+            table = table.append_column(name, pa.array(values, pa.string()))
+        return table.append_column("html", pa.array(html, pa.large_binary()))
+
+
+def read_warc(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
+    """WARC/WET records (fastwarc) as rows; what is no page is dropped by ``read`` with a reason
+    (warc_request, not_html, bad_http_header, http_status, ...), a cut member as corrupt_file."""
+    b = _WarcUnitBuilder(spec, opts, spec.path)
+    fs, p = filesystem_for(spec.path)
+    with fs.open_input_file(p) as f:
+        rows = (warc.range_records(f, spec.start, spec.end) if warc.is_gzip(spec.path)
+                else ((0, row) for row in warc.records_of(f)))
+        try:
+            for offset, row in rows:
+                b.add_row(row, offset)
+                if b.full():
+                    yield b.flush()
+        except warc.MemberDamage as damage:
+            b.add_corrupt(CorruptInput({"byte_offset": damage.offset}, OSError(damage.error)))
+    yield from b.finish()
+
+
+READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "hf_disk": read_hf_disk, "hf_hub": read_hf_hub,
+           "warc": read_warc}
 
 
 def read_spec(spec: ReadSpec, opts: ReadOptions) -> Iterator[pa.Table]:
@@ -791,6 +860,8 @@ def quarantined_files(unit: pa.Table) -> List[dict]:
         return []
     damaged = unit.filter(pc.and_(pc.equal(unit[schema.DROP_STAGE], READ_STAGE),
                                   pc.equal(unit[schema.DROP_REASON], CORRUPT_FILE)))
+    if damaged.num_rows == 0:
+        return []
     return [orjson.loads(meta) for meta in damaged["metadata"].to_pylist()]
 
 

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from xcurate import fsutil
+from xcurate import fsutil, schema
 from xcurate.engine.io import READ_STAGE
 from xcurate.errors import RunError
 
@@ -67,6 +67,11 @@ def build_manifest(outdir: str, cfg, stage_names: List[str], started: float, end
         modified = sum(r.get("modified", {}).get(name, 0) for r in records)  # kept rows whose text it changed
         stages.append({"name": name, "input": remaining, "kept": kept, "dropped": dict(sorted(dropped.items())),
                        "modified": modified, "seconds": round(seconds, 3)})
+        counts: dict = {}
+        for r in records:  # what a stage counted beside its drops (stage_counts_column)
+            schema.add_counts(counts, r.get("counts", {}).get(name, {}))
+        if counts:
+            stages[-1]["counts"] = counts
         remaining = kept
     languages: Dict[str, Dict[str, int]] = {}
     for r in records:
@@ -170,16 +175,34 @@ def summary_text(manifest: dict) -> str:
     rows = []
     for st in manifest["stages"]:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(st["dropped"].items(), key=lambda kv: -kv[1]))
-        rows.append([st["name"], st["input"], st["kept"], sum(st["dropped"].values()), reasons, f"{st['seconds']:.1f}"])
-    # reasons wrapped at 60 characters: a stage with many reasons must not make 200-character lines
-    out = [tabulate(rows, headers=["stage", "in", "kept", "dropped", "reasons", "sec"], tablefmt="simple",
-                    maxcolwidths=[None, None, None, None, 60, None])]
+        rows.append([st["name"], st["input"], st["kept"], sum(st["dropped"].values()), st.get("modified", 0), reasons,
+                     f"{st['seconds']:.1f}"])
+    # reasons wrapped at 52 characters: lines stay within 120 columns however many reasons a stage has
+    out = [tabulate(rows, headers=["stage", "in", "kept", "dropped", "modified", "reasons", "sec"], tablefmt="simple",
+                    maxcolwidths=[None, None, None, None, None, 52, None])]
     langs = [[k, v["documents"], v["chars"]] for k, v in manifest["languages"].items()]
     if langs:
         out.append(tabulate(langs, headers=["language", "documents", "chars"], tablefmt="simple"))
     out.append(f"input {manifest['input_documents']} documents -> output {manifest['output_documents']} "
                f"in {len(manifest['shards'])} shards; wall time {manifest['wall_seconds']:.1f}s")
     return "\n\n".join(out)
+
+
+def quarantine_text(manifest: dict) -> str:
+    """What the reader quarantined: damaged files (where the damage starts) and records per reason."""
+    read = next((st for st in manifest["stages"] if st["name"] == "read"), None)
+    files, records = manifest.get("quarantine", []), (read or {}).get("dropped", {})
+    if not files and not records:
+        return "quarantine: nothing (every input record became a document)"
+    lines = [f"quarantine: {sum(records.values())} records in rejected/stage=read, {len(files)} damaged files"]
+    lines += [f"  {reason}: {n} records" for reason, n in sorted(records.items(), key=lambda kv: -kv[1])]
+    for q in files:
+        if "byte_offset" in q:
+            where = f"byte {q['byte_offset']}, line {q.get('line')}"
+        else:  # the row group is unknown when the footer itself is unreadable
+            where = f"row {q.get('row_offset')}" + (f", row group {q['row_group']}" if q.get("row_group") is not None else "")
+        lines.append(f"  {q['path']} ({where}): {q.get('error', '')}")
+    return "\n".join(lines)
 
 
 def print_summary(manifest: dict, file=None) -> None:

@@ -10,6 +10,7 @@ import json
 import time
 from typing import Dict
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -38,6 +39,9 @@ def _apply_stage(table: pa.Table, stage, stage_name: str) -> pa.Table:
             drop_stage = pc.if_else(pc.is_null(reason), pa.scalar(None, pa.string()), pa.scalar(stage_name))
             result = schema.with_columns_one(result, schema.DROP_STAGE, drop_stage)
             result = schema.with_columns_one(result, schema.DROP_REASON, reason)
+        if out.counts is not None:
+            counts = pa.array([orjson.dumps(c).decode() if c else None for c in out.counts], pa.string())
+            result = schema.with_columns_one(result, schema.stage_counts_column(stage_name), counts)
         modified = _text_changed(alive, result)
         result = schema.with_columns_one(result, schema.stage_modified_column(stage_name), modified)
         table = pa.concat_tables([result, dead], promote_options="permissive") if dead.num_rows else result

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, replace
@@ -184,6 +185,8 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     messages go to the ``xcurate`` logger, silent unless the CLI (or the caller) sets it up.
     """
     started = time.time()
+    if "://" not in outdir:  # workers write too, and their working directory need not be ours
+        outdir = os.path.abspath(outdir)
     try:
         cfg = load_config(config, overrides)
         opts, specs = plan_input(cfg)
@@ -206,11 +209,11 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
             claim.release()
     if not quiet:
         print_summary(manifest, file=sys.stdout)
-        _log_outputs(outdir, ray_log)
+        log_outputs(outdir, ray_log)
     return manifest
 
 
-def _log_outputs(outdir: str, ray_log: Optional[str]) -> None:
+def log_outputs(outdir: str, ray_log: Optional[str]) -> None:
     for what, name in (("manifest", MANIFEST_FILE), ("report", "report.html"), ("dataset card", "README.md")):
         path = fsutil.join(outdir, name)
         if fsutil.exists(path):
@@ -277,24 +280,22 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
             with Progress(phase, todo, total_mb=_todo_mb(unit_mb, skip)) as progress:
                 _drain(ds, progress, unit_mb)
             break
-        seg_dir = fsutil.join(outdir, WORK_DIR, f"seg{seg_index}")
-        marker = fsutil.join(seg_dir, "_SUCCESS")
-        if not fsutil.exists(marker):
-            ds = ds.map_batches(SegmentWriter(seg_dir), batch_size=None, batch_format="pyarrow", num_cpus=max_task_cpus)
-            with Progress(phase, todo, total_mb=sum(unit_mb.values())) as progress:
-                _drain(ds, progress, unit_mb)
-            fsutil.atomic_write_json({"units": len(_list_parquet(seg_dir))}, marker)
+        if not streaming and unit_files is not None:
+            # Two global stages in a row: the second reads the units the first wrote (a pass of its
+            # own would only copy every unit once more).
+            seg_files = unit_files
+        else:
+            seg_files = _write_segment(ds, outdir, seg_index, max_task_cpus, phase, todo, unit_mb)
         out_dir = fsutil.join(outdir, WORK_DIR, f"seg{seg_index}_{global_stage.name}")
         g_marker = fsutil.join(out_dir, "_SUCCESS")
         if not fsutil.exists(g_marker):
             t0 = time.time()
-            seg_files = _list_parquet(seg_dir)
             global_stage.build().run(seg_files, out_dir, fsutil.join(outdir, WORK_DIR, f"g{seg_index}_tmp"),
                                      global_stage.name, global_stage.resources)
             fsutil.atomic_write_json({"units": len(seg_files), "seconds": time.time() - t0}, g_marker)
             log.info("%s: done in %.1f s", global_stage.name, time.time() - t0)
         unit_files = _list_parquet(out_dir)
-        _check_global_output(global_stage.name, _list_parquet(seg_dir), unit_files)
+        _check_global_output(global_stage.name, seg_files, unit_files)
 
     compact_shards(outdir, fsutil.join(outdir, WORK_DIR), int(cfg.output.unit_mb * (1 << 20)), cfg.output.compression)
     global_seconds = {}
@@ -308,6 +309,19 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
     write_card(outdir, manifest, cfg.raw.get("stages", []), cfg.output.partition_by)
     fsutil.atomic_write_json(manifest, manifest_path)  # last: the commit marker
     return manifest
+
+
+def _write_segment(ds, outdir: str, seg_index: int, max_task_cpus: float, phase: str, todo: int,
+                   unit_mb: Dict[str, float]) -> List[str]:
+    """Run a segment's streaming stages and write its units for the global stage after it (once)."""
+    seg_dir = fsutil.join(outdir, WORK_DIR, f"seg{seg_index}")
+    marker = fsutil.join(seg_dir, "_SUCCESS")
+    if not fsutil.exists(marker):
+        ds = ds.map_batches(SegmentWriter(seg_dir), batch_size=None, batch_format="pyarrow", num_cpus=max_task_cpus)
+        with Progress(phase, todo, total_mb=sum(unit_mb.values())) as progress:
+            _drain(ds, progress, unit_mb)
+        fsutil.atomic_write_json({"units": len(_list_parquet(seg_dir))}, marker)
+    return _list_parquet(seg_dir)
 
 
 def _phase_label(index: int, segments) -> str:

@@ -47,6 +47,8 @@ class Resources(BaseModel):
 class StageOutput:
     table: pa.Table
     drop_reason: Optional[pa.Array] = None  # string array, one per row; null = kept
+    # Counters per row (nested dicts of ints; None = nothing), summed into the manifest's `counts`.
+    counts: Optional[Sequence[Optional[dict]]] = None
 
     @classmethod
     def keep_all(cls, table: pa.Table) -> "StageOutput":

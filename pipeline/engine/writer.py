@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Sequence
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -206,10 +207,16 @@ def unit_progress(unit: str, table: pa.Table, kept: pa.Table, stage_names: List[
                for name in stage_names if schema.stage_seconds_column(name) in table.column_names}
     modified = {name: int(pc.sum(pc.cast(table[schema.stage_modified_column(name)], pa.int64())).as_py() or 0)
                 for name in stage_names if schema.stage_modified_column(name) in table.column_names}
+    counts: Dict[str, dict] = {}
+    for name in stage_names:
+        if schema.stage_counts_column(name) in table.column_names:
+            for value in table[schema.stage_counts_column(name)].drop_null().to_pylist():
+                schema.add_counts(counts.setdefault(name, {}), orjson.loads(value))
     languages: Dict[str, Dict[str, int]] = {}
     if kept.num_rows:
         per_key = pa.table({"key": _partition_keys(kept, partition_by), "chars": pc.utf8_length(kept["text"])})
         for row in per_key.group_by("key").aggregate([("chars", "sum"), ("chars", "count")]).to_pylist():
             languages[row["key"]] = {"documents": row["chars_count"], "chars": row["chars_sum"] or 0}
     return {"unit": unit, "rows": table.num_rows, "kept": kept.num_rows, "dropped": dropped,
-            "seconds": seconds, "modified": modified, "languages": languages, "quarantine": quarantined_files(table)}
+            "seconds": seconds, "modified": modified, "languages": languages, "quarantine": quarantined_files(table),
+            "counts": counts}

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from xcurate.fsutil import atomic_write_json
 from xcurate.mix.config import MixConfig
 from xcurate.mix.plan import build_plan, plan_targets, realized_report, rehydrate_table, source_stats
-from xcurate.mix.sample import choose_thresholds, sample_units
+from xcurate.mix.sample import TASKS_BY_NODE, choose_thresholds, sample_units
 from xcurate.mix.sources import language_hint
 from xcurate.mix.tokens import ResolvedTokenizer, TokenCounter
 
@@ -85,11 +85,13 @@ def plan_and_sample(cfg: MixConfig, tokenizer: dict, plan_path: str, dry_run: bo
     """Plan from the counted units, sample (unless ``dry_run``: then every document is dropped as
     ``dry_run``), write ``plan_path`` with the realized tokens; return the plan."""
     table = rehydrate_table(cfg)
+    TASKS_BY_NODE.clear()
     stats, shards = source_stats(unit_files, cfg)
     plan = build_plan(cfg, stats, tokenizer)
     choices = {} if dry_run else choose_thresholds(*plan_targets(plan, cfg.max_epochs), shards, cfg.seed, table)
     realized = sample_units(shards, out_dir, choices, cfg.seed, table, stage_name, dry_run)
     plan["dry_run"] = dry_run
     plan["realized"] = realized_report(plan, realized)
+    plan["tasks_by_node"] = {phase: dict(nodes) for phase, nodes in TASKS_BY_NODE.items()}
     atomic_write_json(plan, plan_path)
     return plan

@@ -16,7 +16,7 @@ from xcurate.errors import UserError
 from xcurate.mix.config import MixConfig
 from xcurate.mix.policies import (_redistribute, explicit_policy, rehydration_weight, scaling_law_policy,
                                   temperature_policy, unimax_policy)
-from xcurate.mix.sample import Shard, read_side
+from xcurate.mix.sample import Shard, map_tasks, read_side
 
 def unit_language_stats(path: str, rehydrate_table) -> Tuple[Optional[str], pa.Table]:
     """One Ray task per unit file: its source and, per language of its live documents, the
@@ -38,11 +38,9 @@ def source_stats(unit_files: Sequence[str], cfg: MixConfig):
     combines the per-unit, per-language rows.
     """
     import polars as pl
-    import ray
 
     table = rehydrate_table(cfg)
-    task = ray.remote(num_cpus=1)(unit_language_stats)
-    parts = ray.get([task.remote(f, table) for f in unit_files])
+    parts = map_tasks(unit_language_stats, [(f, table) for f in unit_files], "stats")
     shards = [Shard.of(source or "", f) for f, (source, _) in zip(unit_files, parts)]
     keep = {s.name: s.languages for s in cfg.sources if s.languages}
     stats = (pl.from_arrow(pa.concat_tables([agg for _, agg in parts]))

@@ -41,6 +41,39 @@ NOT_SAMPLED, DRY_RUN = "not_sampled", "dry_run"
 _UNIT_STREAM = 0
 
 
+# Tasks per Ray node and phase of the last plan_and_sample on this driver (recorded in plan.json:
+# the work of a mixture must reach every node of a cluster).
+TASKS_BY_NODE: Dict[str, Dict[str, int]] = {}
+
+
+def _with_node(fn, *args):
+    import ray
+    return fn(*args), ray.get_runtime_context().get_node_id()
+
+
+def map_tasks(fn, arg_tuples: Sequence[tuple], phase: str) -> list:
+    """``fn(*args)`` for each tuple as one-CPU Ray tasks, results in order; counts tasks per node.
+
+    Tasks are dealt round-robin over the nodes with CPUs (soft affinity: a busy or lost node hands
+    its task to another). The tasks are short and many: packed onto the nodes whose workers are warm,
+    or even with Ray's best-effort SPREAD, they left a node of a 3-node cluster idle."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
+    task = ray.remote(num_cpus=1)(_with_node)
+
+    def placed(i: int):
+        if not nodes:
+            return task
+        return task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True))
+
+    results = ray.get([placed(i).remote(fn, *args) for i, args in enumerate(arg_tuples)])
+    counts = TASKS_BY_NODE.setdefault(phase, {})
+    for _, node in results:
+        counts[node] = counts.get(node, 0) + 1
+    return [r for r, _ in results]
+
+
 def _rng(seed: int, source: str, rel: str, stream: int) -> np.random.Generator:
     h = int.from_bytes(hashlib.blake2b(f"{source}\0{rel}".encode(), digest_size=8).digest(), "little")
     return np.random.default_rng([int(seed), h & 0xFFFFFFFF, h >> 32, stream])
@@ -202,7 +235,6 @@ def choose_thresholds(plan_tokens: Dict[Tuple[str, str], float], pool_tokens: Di
     histogram values plus about ``units / n_bins`` units per group, never per-document data of
     the whole pool. ``transfer`` (if given) receives those sizes.
     """
-    import ray
 
     choices, remainder = _full_passes(plan_tokens, pool_tokens, pool_units)
     if transfer is not None:
@@ -211,8 +243,8 @@ def choose_thresholds(plan_tokens: Dict[Tuple[str, str], float], pool_tokens: Di
         return choices
     langs_of = _per_source_languages(remainder)
     wanted = [s for s in shards if s.source in langs_of]
-    hist_task = ray.remote(num_cpus=1)(shard_histograms)
-    parts = ray.get([hist_task.remote(s, langs_of[s.source], seed, rehydrate_table, n_bins) for s in wanted])
+    parts = map_tasks(shard_histograms, [(s, langs_of[s.source], seed, rehydrate_table, n_bins) for s in wanted],
+                      "histograms")
     hists: Dict[Tuple[str, str], _GroupHistogram] = {}
     for shard, part in zip(wanted, parts):
         for lang, (tok, cnt, umax) in part.items():
@@ -242,14 +274,13 @@ def choose_thresholds(plan_tokens: Dict[Tuple[str, str], float], pool_tokens: Di
 def _cut_in_crossing_bins(crossing, remainder, hists, choices, caps, shards, seed, rehydrate_table, n_bins,
                           transfer) -> int:
     """Pass 2 and the final cut for the groups in ``crossing`` (group → bin); returns the tasks run."""
-    import ray
 
     bins_of: Dict[str, Dict[str, int]] = {}
     for (source, lang), b in sorted(crossing.items()):
         bins_of.setdefault(source, {})[lang] = b
     wanted = [s for s in shards if s.source in bins_of]
-    unit_task = ray.remote(num_cpus=1)(shard_bin_units)
-    parts = ray.get([unit_task.remote(s, bins_of[s.source], seed, rehydrate_table, n_bins) for s in wanted])
+    parts = map_tasks(shard_bin_units, [(s, bins_of[s.source], seed, rehydrate_table, n_bins) for s in wanted],
+                      "bin_units")
     us: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in crossing}
     toks: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in crossing}
     for shard, part in zip(wanted, parts):   # shard order, then unit order: the same tie order as a full sort
@@ -329,14 +360,12 @@ def sample_unit(shard: Shard, out_path: str, params: Dict[str, Tuple[int, float]
 def sample_units(shards: Sequence[Shard], out_dir: str, choices: Dict[Tuple[str, str], GroupChoice], seed: int,
                  rehydrate_table, stage_name: str, dry_run: bool = False) -> List[dict]:
     """One Ray task per unit file; returns the realized stats summed per (source, language)."""
-    import ray
 
     per_source: Dict[str, Dict[str, Tuple[int, float]]] = {}
     for (source, lang), c in choices.items():
         per_source.setdefault(source, {})[lang] = (c.full_passes, c.theta)
-    task = ray.remote(num_cpus=1)(sample_unit)
-    parts = ray.get([task.remote(s, join(out_dir, os.path.basename(s.path)), per_source.get(s.source, {}), seed,
-                                 rehydrate_table, stage_name, dry_run) for s in shards])
+    parts = map_tasks(sample_unit, [(s, join(out_dir, os.path.basename(s.path)), per_source.get(s.source, {}), seed,
+                                     rehydrate_table, stage_name, dry_run) for s in shards], "sample")
     totals: Dict[Tuple[str, str], dict] = {}
     for part in parts:
         for r in part:

@@ -11,6 +11,7 @@ same formats, quarantine of bad records and damaged files, and Ray bootstrap as 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from dataclasses import asdict
@@ -25,6 +26,7 @@ import xxhash
 from xcurate import schema
 from xcurate.engine.cluster import init_ray
 from xcurate.engine.config import InputConfig
+from xcurate.engine.console import ray_output_to
 from xcurate.engine.io import InputError, ReadOptions, plan_read_specs
 from xcurate.engine.operators import read_unit_batch
 from xcurate.errors import UserError
@@ -133,8 +135,17 @@ def print_table(result: Dict[str, dict], out=sys.stdout) -> None:
     print(tabulate(rows, headers=["language", "docs", "median", "std", "threshold"]), file=out)
 
 
+def log_dir_of(output: str) -> str:
+    """Ray's output of a calibration: a folder in the temp dir named after the thresholds file
+    (its own folder may be the user's, where xcurate writes only the file asked for)."""
+    import tempfile
+    name = os.path.basename(output.rstrip("/")) or "thresholds"
+    return os.path.join(tempfile.gettempdir(), "xcurate-logs", f"calibrate-lid-{name}")
+
+
 def _cmd(args) -> int:
-    texts = sample_texts(args.input, args.text_field, args.sample, args.seed, args.address, args.format)
+    with ray_output_to(log_dir_of(args.output)) as ray_log:
+        texts = sample_texts(args.input, args.text_field, args.sample, args.seed, args.address, args.format)
     if not texts:
         raise UserError(f"calibrate-lid: no texts found in field {args.text_field!r} of {args.input}")
     languages, scores = score_texts(texts, args.model, args.max_chars)
@@ -145,7 +156,16 @@ def _cmd(args) -> int:
     write_thresholds(result, args.default, args.output, source=", ".join(args.input))
     print_table(result)
     print(f"\n{len(result)} languages from {len(texts)} documents -> {args.output} (default {args.default})")
+    if ray_log:
+        logging.getLogger(__name__).info("Ray log: %s", ray_log)
     return 0
+
+
+def add_reader_arguments(p) -> None:
+    """The reading options every command over JSONL/Parquet text shares."""
+    p.add_argument("--text-field", default="text", help="field holding the document text")
+    p.add_argument("--format", default="auto", choices=("auto", "jsonl", "parquet", "hf_disk"),
+                   help="input format (auto: from the file names)")
 
 
 def add_subcommand(subparsers) -> None:
@@ -154,9 +174,7 @@ def add_subcommand(subparsers) -> None:
         description="Compute tau = clip(median - std, 0.3, 0.9) of each predicted language's LID scores.")
     p.add_argument("input", nargs="+", help="JSONL(.gz/.zst)/Parquet files, globs or directories")
     p.add_argument("-o", "--output", required=True, help="thresholds YAML to write")
-    p.add_argument("--text-field", default="text", help="field holding the document text")
-    p.add_argument("--format", default="auto", choices=("auto", "jsonl", "parquet", "hf_disk"),
-                   help="input format (auto: from the file names)")
+    add_reader_arguments(p)
     p.add_argument("--model", default="lid.176.ftz", help="fastText LID model (path, bundled name or hub id)")
     p.add_argument("--sample", type=int, default=200_000, help="documents sampled (reservoir)")
     p.add_argument("--min-docs", type=int, default=20, help="languages with fewer documents keep the default")

@@ -38,7 +38,7 @@ from xcurate.stages.quality import (PROFILE_DIRS, LanguageSettings, QualityParam
                                     tokenizer_for, top_ngram_chars)
 from xcurate.text.junk import junk_documents
 from xcurate.text.words import dominant_scripts
-from xcurate.workflows.calibrate import sample_texts, score_texts
+from xcurate.workflows.calibrate import add_reader_arguments, sample_texts, score_texts
 
 N_STOP_WORDS = 20
 TOP_N, DUP_N = (2, 3, 4), (5, 6, 7, 8, 9, 10)
@@ -166,9 +166,7 @@ def add_subcommand(subparsers) -> None:
         description="Fit each quality filter's threshold so it drops at most --tail of acceptable reference text.")
     p.add_argument("reference", nargs="+", help="JSONL(.gz/.zst)/Parquet files, globs or directories of clean text")
     p.add_argument("-o", "--output", required=True, help="settings folder to write (quality settings_dir)")
-    p.add_argument("--text-field", default="text", help="field holding the document text")
-    p.add_argument("--format", default="auto", choices=("auto", "jsonl", "parquet", "hf_disk"),
-                   help="input format (auto: from the file names)")
+    add_reader_arguments(p)
     p.add_argument("--language", default=None, help="the reference's language (lang_Script); default: langid")
     p.add_argument("--model", default="lid.176.ftz", help="LID model labelling the reference when --language is unset")
     p.add_argument("--tail", type=float, default=0.005, help="share of the reference each filter may drop")

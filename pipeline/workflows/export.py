@@ -17,6 +17,7 @@ table (documents and tokens per language), which is also printed.
 """
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import struct
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 
 from xcurate import fsutil
 from xcurate.engine.cluster import init_ray
+from xcurate.engine.console import log_dir_for, ray_output_to
 from xcurate.engine.outdir import require_complete
 from xcurate.errors import UserError
 from xcurate.mix.tokens import ResolvedTokenizer, TokenCounter, guess_tokenizer_kind, resolve_tokenizer
@@ -116,6 +118,17 @@ def export(outdir: str, export_dir: str, tokenizer: str, fmt: str = "megatron", 
     started = time.time()
     outdir, export_dir = _absolute(outdir), _absolute(export_dir)  # Ray workers need not share our cwd
     fsutil.makedirs(export_dir)
+    with ray_output_to(log_dir_for(export_dir)) as ray_log:  # Ray's own output: EXPORT/logs/ray.log
+        info = _export_on_ray(outdir, export_dir, manifest, fmt, tok, vocab, eod_id, address)
+    info["seconds"] = round(time.time() - started, 3)
+    if ray_log:
+        info["ray_log"] = ray_log
+    fsutil.atomic_write_json(info, fsutil.join(export_dir, "export.json"))
+    return info
+
+
+def _export_on_ray(outdir: str, export_dir: str, manifest: dict, fmt: str, tok: ResolvedTokenizer, vocab: int,
+                   eod_id: Optional[int], address: Optional[str]) -> dict:
     ray = init_ray(address)
     shards = sorted(s["path"] for s in manifest["shards"])
     task = ray.remote(num_cpus=1)(_tokenize_shard)
@@ -137,9 +150,7 @@ def export(outdir: str, export_dir: str, tokenizer: str, fmt: str = "megatron", 
              for lang, parts in sorted(by_language.items())}
     info = {"source": outdir, "format": fmt, "tokenizer": tok.to_dict(), "vocab_size": vocab, "eod_id": eod_id,
             "languages": table, "documents": sum(v["documents"] for v in table.values()),
-            "tokens": sum(v["tokens"] for v in table.values()), "files": files,
-            "seconds": round(time.time() - started, 3)}
-    fsutil.atomic_write_json(info, fsutil.join(export_dir, "export.json"))
+            "tokens": sum(v["tokens"] for v in table.values()), "files": files}
     return info
 
 
@@ -180,4 +191,6 @@ def _cmd_export(args) -> int:
     print(f"wrote {len(info['files'])} files to {args.output} in {info['seconds']:.1f}s "
           f"(tokenizer {info['tokenizer']['kind']}:{info['tokenizer']['name']}); {args.output}/export.json",
           file=sys.stdout)
+    if info.get("ray_log"):
+        logging.getLogger(__name__).info("Ray log: %s", info["ray_log"])
     return 0

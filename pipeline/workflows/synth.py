@@ -392,8 +392,9 @@ def run_synth(config: Union[str, dict], outdir: str, address: Optional[str] = No
     from xcurate.errors import UserError
     from xcurate.engine.config import ConfigError, load_config
     from xcurate.engine.cluster import init_ray
+    from xcurate.engine.console import log_dir_for, ray_output_to
     from xcurate.engine.outdir import MANIFEST_FILE, claim_outdir, input_fingerprint
-    from xcurate.engine.runner import run_pipeline
+    from xcurate.engine.runner import log_outputs, run_pipeline
     from xcurate.errors import RunError
 
     cfg, raw, _ = load_synth_config(config, overrides)
@@ -408,23 +409,26 @@ def run_synth(config: Union[str, dict], outdir: str, address: Optional[str] = No
     except (ConfigError, RunError) as e:
         raise UserError(str(e)) from None
     manifest_path = fsutil.join(outdir, MANIFEST_FILE)
+    ray_log = None
     with claim:
         if claim.resuming and fsutil.exists(manifest_path):
             manifest = fsutil.read_json(manifest_path)  # finished before: nothing to redo
         else:
-            ray = init_ray(address, pipe_cfg)
-            resources = ray.cluster_resources()
-            pipe_raw = pipeline_config(cfg, backend_cfg, examples_dir, resources.get("GPU", 0) > 0,
-                                       resources.get("CPU", 1))
-            t_gen = time.time()
-            counts = generate_examples(cfg, examples_dir)
-            gen_seconds = time.time() - t_gen
-            manifest = run_pipeline(pipe_raw, outdir, address=address, quiet=True, claim=claim)
+            with ray_output_to(log_dir_for(outdir)) as ray_log:  # Ray's output from start-up on: OUTDIR/logs
+                ray = init_ray(address, pipe_cfg)
+                resources = ray.cluster_resources()
+                pipe_raw = pipeline_config(cfg, backend_cfg, examples_dir, resources.get("GPU", 0) > 0,
+                                           resources.get("CPU", 1))
+                t_gen = time.time()
+                counts = generate_examples(cfg, examples_dir)
+                gen_seconds = time.time() - t_gen
+                manifest = run_pipeline(pipe_raw, outdir, address=address, quiet=True, claim=claim)
             manifest.update(inputs=fingerprint["inputs"], synth=_synth_summary(cfg, counts, gen_seconds))
             fsutil.atomic_write_json(manifest, manifest_path)
     if not quiet:
         from xcurate.engine.manifest import print_summary
         print_summary(manifest)
+        log_outputs(outdir, ray_log)
     return manifest
 
 
