@@ -19,7 +19,8 @@ run: setup
 	$(BIN)/xcurate run configs/quickstart.yaml -o out/quickstart --overwrite
 
 test: setup
-	$(BIN)/python -m pytest -q tests
+	# Two workers, one test file each (module fixtures stay in one process; each worker has its own embedded Ray).
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 clean:
 	rm -rf out
