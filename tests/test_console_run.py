@@ -66,7 +66,10 @@ def test_quiet_cli_prints_nothing(one_cpu_run):
     assert proc.stdout == proc.stderr == ""
 
 
-def test_quiet_library_run_prints_nothing_from_ray(tmp_path, ray_local, capfd):
+def test_quiet_library_run_prints_nothing_from_ray(tmp_path, ray_local, capfd, monkeypatch):
+    import logging
+    # Library use: no console handler (a CLI test earlier in this process may have set one up).
+    monkeypatch.setattr(logging.getLogger("xcurate"), "handlers", [])
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": str(i), "text": f"This is document {i} in plain English."}) + "\n"
                            for i in range(20)))

@@ -292,3 +292,32 @@ def test_suite_paths_expand_only_xcurate_variables(monkeypatch):
     with pytest.raises(BenchmarkError) as e:
         expand_path("${SOME_SECRET}/a.jsonl")
     assert "SOME_SECRET" in str(e.value) and "hunter2" not in str(e.value)
+
+
+def test_export_folder_holding_foreign_files_or_inside_an_input_is_refused(tmp_path):
+    from xcurate.engine.outdir import check_plain_output
+    own = ("export.json", "data", "*_text_document.bin", "*_text_document.idx")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "eng_Latn_text_document.bin").write_bytes(b"\0")
+    check_plain_output(str(folder), inputs=[], own_files=own, what="export")  # our own earlier export: refilled
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match="notes.txt"):
+        check_plain_output(str(folder), inputs=[], own_files=own, what="export")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(RunError, match="is inside the input"):
+        check_plain_output(str(tmp_path / "run" / "export"), inputs=[str(tmp_path / "run")], own_files=own,
+                           what="export")
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_calibrate_quality_never_writes_into_a_folder_of_the_users(tmp_path):
+    from xcurate.workflows.calibrate_quality import calibrate_quality
+    folder = tmp_path / "settings"
+    folder.mkdir()
+    (folder / "deu_Latn.yaml").write_text("# my own settings\n")
+    docs = ["Ein ganz normaler Satz über das Wetter in der Stadt, der lang genug ist."] * 3
+    with pytest.raises(RunError, match="did not write"):
+        calibrate_quality(docs, ["deu_Latn"] * 3, str(folder), min_docs=1)
+    assert (folder / "deu_Latn.yaml").read_text() == "# my own settings\n"
+    assert os.listdir(folder) == ["deu_Latn.yaml"]

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from xcurate import schema
 from xcurate.dedup.signatures import fmix64
 from xcurate import fsutil
+from xcurate.engine.cluster import NodeDealer
 from xcurate.engine.progress import Progress
 
 # Test hook: the driver stops with InjectedCrash right after this phase completes, the way a
@@ -160,14 +161,15 @@ class Phases:
         started = time.time()
         marker_dir = self.path("_phases", phase)
         results: Dict[str, dict] = {}
-        remote = ray.remote(_on_node).options(num_cpus=self.num_cpus, num_gpus=num_gpus, max_retries=2)
-        refs, nodes = {}, {}
+        remote = ray.remote(_on_node)
+        options = {"num_cpus": self.num_cpus, "num_gpus": num_gpus, "max_retries": 2}
+        refs, nodes, dealer = {}, {}, NodeDealer()
         for name, args in tasks.items():
             marker = fsutil.join(marker_dir, f"{name}.json")
             if fsutil.exists(marker):
                 results[name] = fsutil.read_json(marker)
             else:
-                refs[remote.remote(fn, *args)] = name
+                refs[remote.options(**options, **dealer.next_options()).remote(fn, *args)] = name
         self.log[phase] = {"tasks": len(tasks), "ran": len(refs)}
         pending = list(refs)
         with Progress(f"{self.label}: {phase}", len(refs), what="tasks", brief_s=2.0) as progress:

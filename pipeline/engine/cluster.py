@@ -117,3 +117,24 @@ def actor_pools(streaming: List[ResolvedStage], cpus: int, gpus: int = 0) -> Dic
             pools[st.name] = {"num_cpus": res.num_cpus, "size": size, "num_gpus": num_gpus}
     fit_actor_cpus(list(pools.values()), cpus)
     return pools
+
+
+class NodeDealer:
+    """Deals short Ray tasks round-robin over the alive nodes with CPUs (soft affinity: a busy or lost node
+    hands its task on). Left to Ray, even with best-effort SPREAD, short tasks packed onto the nodes whose
+    workers were warm and left a node of a 3-node cluster idle."""
+
+    def __init__(self):
+        import ray
+        self.nodes = sorted(n["NodeID"] for n in ray.nodes()
+                            if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
+        self.dealt = 0
+
+    def next_options(self) -> dict:
+        """Ray task options placing the next task on the next node (none on a single node)."""
+        if len(self.nodes) < 2:
+            return {}
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        node = self.nodes[self.dealt % len(self.nodes)]
+        self.dealt += 1
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=True)}

@@ -208,6 +208,19 @@ def check_outdir_location(outdir: str, inputs: Sequence[str]) -> None:
             raise RunError(f"{outdir}: OUTDIR {relation} the input {path}; write the output somewhere else")
 
 
+def check_plain_output(output: str, *, inputs: Sequence[str], own_files: Sequence[str], what: str) -> None:
+    """Guard a folder a command fills without a run record (export, calibrate-quality): same location rules
+    as an OUTDIR, and it must be new, empty, or hold only files this command writes (it overwrites those)."""
+    check_outdir_location(output, inputs)
+    if "://" in output or not os.path.isdir(output):
+        return
+    foreign = sorted(name for name in os.listdir(output) if name not in own_files and name != "logs"
+                     and not any(fnmatch.fnmatch(name, pattern) for pattern in own_files))
+    if foreign:
+        raise RunError(f"{output}: holds files that {what} did not write ({', '.join(foreign[:3])}"
+                       f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty directory")
+
+
 def _within(path: str, root: str) -> bool:
     """``path`` equals ``root`` or lies below it (real local paths)."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from xcurate import schema
 from xcurate.fsutil import atomic_write_parquet, exists, filesystem_for, join
+from xcurate.engine.cluster import NodeDealer
 from xcurate.mix.policies import rehydration_weight
 
 SIDE_COLUMNS = ("mix_source", "language", "tokens", "dup_cluster_size", schema.DROP_STAGE)
@@ -54,20 +55,10 @@ def _with_node(fn, *args):
 def map_tasks(fn, arg_tuples: Sequence[tuple], phase: str) -> list:
     """``fn(*args)`` for each tuple as one-CPU Ray tasks, results in order; counts tasks per node.
 
-    Tasks are dealt round-robin over the nodes with CPUs (soft affinity: a busy or lost node hands
-    its task to another). The tasks are short and many: packed onto the nodes whose workers are warm,
-    or even with Ray's best-effort SPREAD, they left a node of a 3-node cluster idle."""
+    Tasks are dealt over the nodes (``NodeDealer``) so the work of a mixture reaches every node."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0)
-    task = ray.remote(num_cpus=1)(_with_node)
-
-    def placed(i: int):
-        if not nodes:
-            return task
-        return task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True))
-
-    results = ray.get([placed(i).remote(fn, *args) for i, args in enumerate(arg_tuples)])
+    task, dealer = ray.remote(num_cpus=1)(_with_node), NodeDealer()
+    results = ray.get([task.options(**dealer.next_options()).remote(fn, *args) for args in arg_tuples])
     counts = TASKS_BY_NODE.setdefault(phase, {})
     for _, node in results:
         counts[node] = counts.get(node, 0) + 1

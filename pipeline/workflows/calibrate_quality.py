@@ -38,6 +38,7 @@ from xcurate.stages.quality import (PROFILE_DIRS, LanguageSettings, QualityParam
                                     tokenizer_for, top_ngram_chars)
 from xcurate.text.junk import junk_documents
 from xcurate.text.words import dominant_scripts
+from xcurate.engine.outdir import check_plain_output
 from xcurate.workflows.calibrate import add_reader_arguments, sample_texts, score_texts
 
 N_STOP_WORDS = 20
@@ -95,8 +96,10 @@ def fit_language(texts: Sequence[str], words: Sequence[List[str]], settings: dic
     }
 
 
+CALIBRATED_MARKER = "_xc_calibrate_quality.json"  # says the folder is ours to refill
+
 def calibrate_quality(texts: Sequence[str], languages: Sequence[str], output: str, tail: float = 0.005,
-                      min_docs: int = 50, source: str = "") -> Dict[str, dict]:
+                      min_docs: int = 50, source: str = "", inputs: Sequence[str] = ()) -> Dict[str, dict]:
     """Write the settings folder; returns {language: {docs, kept, junk_dropped}}."""
     by_lang: Dict[str, List[str]] = {}
     for text, lang in zip(texts, languages):
@@ -107,6 +110,8 @@ def calibrate_quality(texts: Sequence[str], languages: Sequence[str], output: st
         raise UserError(f"calibrate-quality: no language has {min_docs}+ reference documents "
                         f"({len(by_lang)} languages found); lower --min-docs or give more text")
     out = Path(output)
+    if not (out / CALIBRATED_MARKER).exists():  # a folder of ours from an earlier calibration may be refilled
+        check_plain_output(output, inputs=inputs, own_files=(), what="calibrate-quality")
     shutil.copytree(PROFILE_DIRS["fineweb2"], out, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("datatrove_defaults", "__pycache__"))
     shipped = LanguageSettings()
@@ -119,6 +124,8 @@ def calibrate_quality(texts: Sequence[str], languages: Sequence[str], output: st
         body = [f"{section}:\n" + "".join(f"  {k}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in values.items())
                 for section, values in sections.items()]
         (out / f"{lang}.yaml").write_text("\n".join(header) + "\n" + "".join(body), encoding="utf-8")
+    (out / CALIBRATED_MARKER).write_text(json.dumps({"source": source, "tail": tail, "languages": sorted(fitted)}),
+                                         encoding="utf-8")
     return {lang: check_language(lang, docs, str(out)) for lang, docs in fitted.items()}
 
 
@@ -152,7 +159,7 @@ def _cmd(args) -> int:
     if not texts:
         raise UserError(f"calibrate-quality: no texts found in field {args.text_field!r} of {args.reference}")
     report = calibrate_quality(texts, _languages(args, len(texts), texts), args.output, args.tail,
-                               args.min_docs, ", ".join(args.reference))
+                               args.min_docs, ", ".join(args.reference), inputs=args.reference)
     from tabulate import tabulate
     print(tabulate([(lang, r["docs"], f"{r['kept']:.1%}", f"{r['junk_dropped']:.1%}") for lang, r in report.items()],
                    headers=["language", "reference docs", "reference kept", "generated junk dropped"]))

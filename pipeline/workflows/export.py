@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from xcurate import fsutil
 from xcurate.engine.cluster import init_ray
 from xcurate.engine.console import log_dir_for, ray_output_to
-from xcurate.engine.outdir import require_complete
+from xcurate.engine.outdir import check_plain_output, require_complete
 from xcurate.errors import UserError
 from xcurate.mix.tokens import ResolvedTokenizer, TokenCounter, guess_tokenizer_kind, resolve_tokenizer
 
@@ -117,6 +117,8 @@ def export(outdir: str, export_dir: str, tokenizer: str, fmt: str = "megatron", 
         raise UserError(f"--eod-id {eod_id}: outside the tokenizer's vocabulary (0..{vocab - 1})")
     started = time.time()
     outdir, export_dir = _absolute(outdir), _absolute(export_dir)  # Ray workers need not share our cwd
+    check_plain_output(export_dir, inputs=[outdir], what="export",
+                       own_files=("export.json", "data", _PARTS_DIR, "*_text_document.bin", "*_text_document.idx"))
     fsutil.makedirs(export_dir)
     with ray_output_to(log_dir_for(export_dir)) as ray_log:  # Ray's own output: EXPORT/logs/ray.log
         info = _export_on_ray(outdir, export_dir, manifest, fmt, tok, vocab, eod_id, address)
