@@ -38,6 +38,17 @@ def big_config(tmp_path):
     return path
 
 
+def _settled_count(progress, quiet_s=2.0):
+    """Units recorded once the killed run's Ray workers (outside the killed process group) have stopped."""
+    count, since = -1, time.time()
+    while time.time() - since < quiet_s:
+        now = len(list(progress.glob("*.json")))
+        if now != count:
+            count, since = now, time.time()
+        time.sleep(0.1)
+    return count
+
+
 def test_killed_run_resumes_to_identical_shards(tmp_path, big_config):
     out = tmp_path / "out"
     proc = _cli(["run", str(big_config), "-o", str(out)])
@@ -51,9 +62,8 @@ def test_killed_run_resumes_to_identical_shards(tmp_path, big_config):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(list(progress.glob("*.json")))
+    done_before = _settled_count(progress)
     assert not (out / "manifest.json").exists(), "the run finished before the kill"
-    assert not list(out.rglob(".tmp-*")) or True  # temp files may remain; they are never read as shards
 
     rerun = _cli(["run", str(big_config), "-o", str(out)])
     assert rerun.wait(timeout=300) == 0, rerun.stderr.read().decode()[-3000:]
