@@ -60,10 +60,15 @@ def resampled_corpus(path: Path, target_mb: float, n_files: int = 8, seed: int =
 
 
 def write_result(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "cpus": os.cpu_count(), **payload}
-    out = RESULTS / f"{name}.json"
+    return write_json(RESULTS / f"{name}.json", payload)
+
+
+def write_json(path, payload: dict) -> Path:
+    """Write a result file (folders made) and say where."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     print(f"wrote {out}")
     return out

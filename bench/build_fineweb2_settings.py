@@ -15,8 +15,13 @@ Apache-2.0). Output:
   ``N_FLORES_STOP_WORDS`` words found in the most sentences of FLORES-200 devtest's first
   ``FLORES_FIT_SENTENCES`` sentences (edited news/travel/wiki prose, CC-BY-SA-4.0; the rule of
   ``xcurate calibrate-quality``): function words of the language, which
-  FineWeb-2's "at least 2 stop words" check needs. ``bench/quality_eval.py`` evaluates FLORES on the
-  other sentences only, and its UD, Tatoeba and instruction documents are held out from this fit.
+  FineWeb-2's "at least 2 stop words" check needs. Only words (with a letter) are kept. ``min_stop_words``
+  is then decided from data (``with_checked_stop_words``): 2, else 1, else 0 (check off), the largest that lets
+  >= ``MIN_STOP_WORD_COVERAGE`` of the language's reference documents of 50 words pass (FLORES two-fold: words
+  picked on one half, coverage on the other; for languages FLORES lacks, Tatoeba's even sentences); each
+  file's header records the measurement. Arabic, Hebrew and Syriac match stop words without optional vowel
+  marks (``_scripts/``). ``bench/quality_eval.py`` evaluates FLORES on the other sentences only and Tatoeba
+  on its odd sentences; its UD and instruction documents are held out from this fit.
   Korean and Thai are split with FineWeb-2's dictionary splitters (Kiwi, pythainlp) and keep every
   setting. Other scripts written without spaces are split into characters (``xcurate.text.words``),
   so their word-length and n-gram thresholds (fitted on dictionary words) are left to
@@ -48,6 +53,7 @@ from xcurate.resources import shared_data_dir
 from xcurate.stages.langid import load_label_table
 from xcurate.text.words import NO_SPACE_SCRIPT_CODES, dictionary_splitter_for, quality_words, spacy_language_for
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.quality_eval's Tatoeba labels
 HERE = Path(__file__).resolve().parents[1] / "configs" / "languages"
 QUALITY_DIR = HERE / "quality"
 ORIGIN = "huggingface/fineweb-2 @ d0defb24f193bb9a5a11b8b14524a03c4858e1b6 (Apache-2.0)"
@@ -63,6 +69,15 @@ MIN_DOCUMENTS = 10_000
 # FLORES-200 devtest sentences 0..FLORES_FIT_SENTENCES-1 fit stop words; quality_eval uses the rest.
 FLORES_FIT_SENTENCES = 506
 N_FLORES_STOP_WORDS = 20
+# A stop-word list is used only where it lets >= MIN_STOP_WORD_COVERAGE of the language's reference documents
+# of STOP_WORD_CHECK_WORDS words pass (checked_stop_words); below it FineWeb-2's lists are words of the pages they
+# were counted on (Meadow Mari "марий", "республики") or miss the language's other spelling (Kanuri written with
+# and without vowel marks), and the check would drop the language's ordinary prose.
+MIN_STOP_WORD_COVERAGE = 0.95
+STOP_WORD_CHECK_WORDS = 50
+MIN_REFERENCE_DOCUMENTS = 10
+# Scripts whose vowel marks are optional (Arabic harakat, Hebrew niqqud, Syriac): stop words match without them.
+OPTIONAL_MARK_SCRIPTS = ("Arab", "Hebr", "Syrc")
 # Sentence ends typed with another character: the Armenian full stop "։" is commonly written ":".
 EXTRA_STOP_CHARS = {"Armn": [":"]}
 MEDIAN_KEYS = {"gopher_repetition": ("dup_line_frac",), "fineweb_quality": ("line_punct_thr", "new_line_ratio"),
@@ -96,24 +111,71 @@ def spacy_stop_words(language: str) -> list:
     return []
 
 
-def flores_stop_words(data_dir: Path, languages) -> dict:
-    """{lang_Script: the N_FLORES_STOP_WORDS alphabetic words in the most FLORES fit sentences}, split
-    with the quality stage's own tokenizer for the language (FLORES codes folded onto ours)."""
-    from xcurate.stages.quality import LanguageSettings, tokenizer_for
-    wanted, settings = set(languages), LanguageSettings()
-    sentences = defaultdict(list)
+def flores_fit_sentences(data_dir: Path, languages) -> dict:
+    """{lang_Script: FLORES-200 devtest sentences 0..FLORES_FIT_SENTENCES-1} (FLORES codes folded onto ours)."""
+    wanted, sentences = set(languages), defaultdict(list)
     with gzip.open(data_dir / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
             lang = FLORES_CODES.get(r["lang"], r["lang"])
             if lang in wanted and int(r["parallel_id"]) < FLORES_FIT_SENTENCES:
                 sentences[lang].append(r["text"])
-    words = {}
-    for lang, texts in sentences.items():
-        tokenize = tokenizer_for(lang, settings.get(lang, lang.split("_")[1]))
-        doc_freq = Counter(w for t in texts for w in set(quality_words(t, tokenize)) if any(c.isalpha() for c in w))
-        words[lang] = [w for w, _ in doc_freq.most_common(N_FLORES_STOP_WORDS)]
-    return words
+    return sentences
+
+
+def tatoeba_fit_sentences(data_dir: Path, languages) -> dict:
+    """{lang_Script: Tatoeba's even-numbered sentences} (``bench/quality_eval.py`` scores the odd ones), labelled
+    as the evaluation labels them."""
+    from bench.quality_eval import is_tatoeba_fit_sentence, tatoeba_sentences
+    wanted = set(languages)
+    return {lang: [t for i, t in pairs if is_tatoeba_fit_sentence(i)]
+            for lang, pairs in tatoeba_sentences(data_dir).items() if lang in wanted}
+
+
+def top_document_words(texts, tokenize, n: int = N_FLORES_STOP_WORDS) -> list:
+    """The ``n`` alphabetic words found in the most texts (ties: alphabetical, so the files are reproducible)."""
+    doc_freq = Counter(w for t in texts for w in set(quality_words(t, tokenize)) if any(c.isalpha() for c in w))
+    return [w for w, _ in sorted(doc_freq.items(), key=lambda item: (-item[1], item[0]))[:n]]
+
+
+def shortest_documents(sentences, tokenize, min_words: int = STOP_WORD_CHECK_WORDS) -> list:
+    """Consecutive sentences joined into documents of just over ``min_words`` words (the shortest documents the
+    filters accept: the hardest case for "at least 2 stop words"), each as its word list."""
+    docs, words = [], []
+    for sentence in sentences:
+        words += quality_words(sentence, tokenize)
+        if len(words) >= min_words:
+            docs.append(words)
+            words = []
+    return docs
+
+
+def stop_word_coverage(docs, stop_words, min_stop_words: int, how: str, ignore_marks: bool = False) -> float:
+    """Share of ``docs`` (word lists) with at least ``min_stop_words`` stop words."""
+    from xcurate.stages.quality import count_stop_words
+    return sum(count_stop_words(words, stop_words, how, ignore_marks) >= min_stop_words
+               for words in docs) / max(len(docs), 1)
+
+
+def checked_stop_words(base_list, flores, tatoeba, tokenize, how: str, ignore_marks: bool = False):
+    """(FLORES words added to the list, {min_stop_words: coverage} for 2 and 1, reference documents, reference name).
+
+    Coverage is measured on text the added words were not picked from: with FLORES, two-fold (words from one
+    half of the fit sentences, coverage on the other); without FLORES, the list as it is on Tatoeba's fit half."""
+    if flores:
+        halves = (flores[:len(flores) // 2], flores[len(flores) // 2:])
+        hits, docs = Counter(), 0
+        for fit, held in (halves, halves[::-1]):
+            stop_words = list(dict.fromkeys(base_list + top_document_words(fit, tokenize)))
+            held_docs = shortest_documents(held, tokenize)
+            for k in (2, 1):
+                hits[k] += stop_word_coverage(held_docs, stop_words, k, how, ignore_marks) * len(held_docs)
+            docs += len(held_docs)
+        coverage = {k: hits[k] / max(docs, 1) for k in (2, 1)}
+        return top_document_words(flores, tokenize), coverage, docs, "FLORES-200 (two-fold)"
+    held_docs = shortest_documents(tatoeba, tokenize)
+    coverage = {k: stop_word_coverage(held_docs, base_list, k, how, ignore_marks) for k in (2, 1)}
+    return [], coverage, len(held_docs), "Tatoeba (even sentences)"
 
 
 def to_sections(config: dict, language: str, extra_stop_words=()) -> dict:
@@ -123,7 +185,9 @@ def to_sections(config: dict, language: str, extra_stop_words=()) -> dict:
     no_space = script in NO_SPACE_SCRIPT_CODES and not dictionary
     stop_words = list(dict.fromkeys((config.get("stopwords") or []) + spacy_stop_words(language)
                                     + list(extra_stop_words)))
-    stop_words = [w for w in stop_words if not no_space or quality_words(w) == [w]]
+    # A stop word is a word: spaCy's Chinese list and FineWeb-2's Arabic-script lists hold punctuation ("，" "،")
+    # and digits, which any text has, so the check passed everything.
+    stop_words = [w for w in stop_words if any(c.isalpha() for c in w) and (not no_space or quality_words(w) == [w])]
     quality = {"max_non_alpha_words_ratio": config["max_non_alpha_words_ratio"]}
     repetition = {"dup_line_frac": config["dup_line_frac"]}
     if not no_space:
@@ -142,6 +206,35 @@ def to_sections(config: dict, language: str, extra_stop_words=()) -> dict:
         sections["fineweb_quality"]["short_line_length"] = 30
         sections["tokenizer"] = {"engine": "auto"}
     return sections
+
+
+def with_checked_stop_words(config: dict, language: str, sections: dict, flores: list, tatoeba: list):
+    """(sections with FLORES stop words added and the check off where the list is unusable, header notes)."""
+    from xcurate.stages.quality import LanguageSettings, tokenizer_for
+    settings = LanguageSettings().get(language, language.split("_")[1])
+    tokenize = tokenizer_for(language, settings)
+    how = settings["gopher_quality"]["stop_words_count"]
+    base = sections["gopher_quality"]["stop_words"]
+    ignore_marks = language.split("_")[1] in OPTIONAL_MARK_SCRIPTS
+    extra, coverage, n_docs, reference = checked_stop_words(base, flores, tatoeba, tokenize, how, ignore_marks)
+    notes = []
+    if extra:
+        sections = to_sections(config, language, extra)
+        notes.append(f"stop words also: spaCy's, and the {N_FLORES_STOP_WORDS} most frequent words of FLORES-200 "
+                     f"devtest sentences 0-{FLORES_FIT_SENTENCES - 1} (CC-BY-SA-4.0)")
+    quality = sections["gopher_quality"]
+    if not quality["min_stop_words"]:
+        return sections, notes
+    if n_docs < MIN_REFERENCE_DOCUMENTS:
+        return sections, notes + ["stop words not checked: no reference text of this language in ../shared"]
+    measured = (f"of {n_docs} reference documents of >= {STOP_WORD_CHECK_WORDS} words ({reference}), "
+                f"{coverage[2]:.1%} have >= 2 stop words, {coverage[1]:.1%} >= 1 (rule: min_stop_words is the "
+                f"largest of 2, 1 that keeps >= {MIN_STOP_WORD_COVERAGE:.0%}, else the check is off)")
+    quality["min_stop_words"] = next((k for k in (2, 1) if coverage[k] >= MIN_STOP_WORD_COVERAGE), 0)
+    if not quality["min_stop_words"]:
+        return sections, notes + [f"stop-word check OFF (list unusable): {measured}; the list stays for the "
+                                  "stop_words signal"]
+    return sections, notes + [f"stop words checked: {measured}"]
 
 
 def render(sections: dict, header: list) -> str:
@@ -174,6 +267,8 @@ def script_medians(configs: dict, documents: dict) -> dict:
                                      for key in keys} for section, keys in MEDIAN_KEYS.items()}
         if script in EXTRA_STOP_CHARS:
             medians[script]["fineweb_quality"]["extra_stop_chars"] = EXTRA_STOP_CHARS[script]
+        if script in OPTIONAL_MARK_SCRIPTS:
+            medians[script]["gopher_quality"]["stop_words_ignore_marks"] = True
     return medians
 
 
@@ -183,17 +278,23 @@ def main() -> int:
     documents = training_documents(archive.parent / "fineweb2_language_distribution.csv")
     targets = {name: name for name in configs}
     targets.update({ours: theirs for ours, theirs in OUR_CODES.items() if theirs in configs})
-    flores = flores_stop_words(archive.parents[1], targets)
+    flores = flores_fit_sentences(archive.parents[1], targets)
+    tatoeba = tatoeba_fit_sentences(archive.parents[1], targets)
+    off = []
     for ours, theirs in sorted(targets.items()):
         if ours in HAND_WRITTEN:
             continue
         header = [f"{ours}: FineWeb-2's fitted settings, converted by bench/build_fineweb2_settings.py",
                   f"origin: {ORIGIN}, configs/{theirs}.yml"]
-        if ours in flores:
-            header.append(f"stop words also: spaCy's, and the {N_FLORES_STOP_WORDS} most frequent words of FLORES-200 "
-                          f"devtest sentences 0-{FLORES_FIT_SENTENCES - 1} (CC-BY-SA-4.0)")
-        sections = to_sections(configs[theirs], ours, flores.get(ours, ()))
+        sections = to_sections(configs[theirs], ours)
+        if sections["gopher_quality"]["min_stop_words"] or ours in flores:
+            sections, notes = with_checked_stop_words(configs[theirs], ours, sections, flores.get(ours, []),
+                                                      tatoeba.get(ours, []))
+            header += notes
+            if sections["gopher_quality"]["min_stop_words"] < 2 and sections["gopher_quality"]["stop_words"]:
+                off.append(f"{ours}:{sections['gopher_quality']['min_stop_words']}")
         (QUALITY_DIR / f"{ours}.yaml").write_text(render(sections, header), encoding="utf-8")
+    print(f"min_stop_words below 2 (language:min_stop_words, from reference text): {', '.join(off) or 'none'}")
     medians = script_medians(configs, documents)
     for script, sections in medians.items():
         header = [f"{script}: median of FineWeb-2's settings over its languages in this script with >= {MIN_DOCUMENTS}",

@@ -35,6 +35,8 @@ from typing import Dict, List, Optional
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from bench._common import write_json  # noqa: E402
+
 from xcurate.resources import shared_data_dir  # noqa: E402
 
 FLORES_CODE = {"en": "eng_Latn", "de": "deu_Latn", "es": "spa_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn",
@@ -326,10 +328,7 @@ def main(argv=None) -> int:
                                        int(round((off["recall_covered_languages"] or 0) * off["covered_n"])))
     print(f"prefilter keeps {result['prefilter_recall']} of the covered-language finds, embeds "
           f"{on['prefilter_share']} of clean passages")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

@@ -49,6 +49,8 @@ from typing import Dict, List
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from bench._common import write_json  # noqa: E402
+
 from bench.make_contamination_eval import FLORES_CODE, data_path, plant  # noqa: E402
 
 COVERED = ("de", "es", "fr", "ru", "zh", "ar", "tr", "pt", "it", "ja", "ko", "nl", "pl", "th")
@@ -440,9 +442,7 @@ def main(argv=None) -> int:
                       "prefilter": _brief(result["anchor_prefilter"]["all"]),
                       "share_embedded": result["anchor_prefilter"]["share_embedded"],
                       "embed_mb_per_s": result["embed_mb_per_s"]}, indent=1))
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, ensure_ascii=False)
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

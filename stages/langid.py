@@ -15,7 +15,6 @@ Hugging Face hub id ``org/repo`` (file ``model_file``), downloaded once per node
 """
 from __future__ import annotations
 
-import csv
 import os
 import re
 from functools import lru_cache
@@ -27,6 +26,7 @@ import yaml
 from pydantic import Field
 
 from xcurate.engine.registry import register
+from xcurate.mt.languages import load_label_table, map_label  # noqa: F401 (re-exported)
 from xcurate.text.words import dominant_scripts
 from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
 from xcurate.resources import data_path
@@ -35,10 +35,8 @@ LANG_CONFIG_DIR = data_path("languages")
 THRESHOLD_TABLES = LANG_CONFIG_DIR / "lid_thresholds"
 # Substring of the model name (lowercase) -> its threshold table; other models use lid.176's.
 MODEL_THRESHOLD_TABLES = {"glotlid": "glotlid.yaml", "lid.176": "lid176.yaml", "lid176": "lid176.yaml"}
-LID176_TABLE = LANG_CONFIG_DIR / "lid176_labels.tsv"
 BUNDLED_MODEL = "lid.176.ftz"
 UNDETERMINED = "und"
-_GLOT_STYLE = re.compile(r"^[a-z]{2,3}_[A-Z][a-z]{3}$")
 # fastText reads one line per prediction and splits words on these; "\n" must not reach it.
 _LINE_BREAKS = str.maketrans({"\n": " ", "\r": " ", "\v": " ", "\f": " ", "\x00": " ",
                               "\u2028": " ", "\u2029": " ", "\x85": " "})
@@ -68,32 +66,8 @@ class LangIdParams(StageParams):
     default_threshold: Optional[float] = Field(None, ge=0, le=1, description="overrides the file's default")
 
 
-# ------------------------------------------------------------------ label mapping
-
-
-@lru_cache(maxsize=4)
-def load_label_table(path: str = str(LID176_TABLE)) -> Dict[str, Tuple[str, str, Tuple[str, ...]]]:
-    """lid.176 label -> (iso639_3, default script, other scripts)."""
-    table = {}
-    with open(path, encoding="utf-8") as f:
-        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t")
-        for row in rows:
-            others = tuple(s for s in (row["other_scripts"] or "").split(",") if s)
-            table[row["label"]] = (row["iso639_3"], row["script"], others)
-    return table
-
-
-def map_label(raw_label: str, text_script: str, table: Dict[str, Tuple[str, str, Tuple[str, ...]]]) -> str:
-    """A model label (``__label__en`` / ``__label__eng_Latn``) as ``iso639_3_Script``."""
-    label = raw_label.removeprefix("__label__")
-    if _GLOT_STYLE.match(label):
-        return label
-    entry = table.get(label)
-    if entry is None:
-        return f"{label}_{text_script}"
-    code3, default_script, others = entry
-    script = text_script if text_script == default_script or text_script in others else default_script
-    return f"{code3}_{script}"
+# Label mapping (load_label_table, map_label) lives with the language table in xcurate.mt.languages,
+# so synth output names languages exactly as this stage does.
 
 
 # ------------------------------------------------------------------ thresholds

@@ -6,8 +6,9 @@ and translate what needs translating, so generation, MT, QC, dedup and decontami
 run in the same runner with the same accounting.
 
 * ``synth_unpack``: fields from ``metadata`` → columns (``instruction``, ``input``, ``output``,
-  ``messages``, ``src_lang``, ``tgt_lang``, ``language`` (the output partition: ``tgt_lang`` in
-  the code ``xcurate run`` writes, LID's ``iso639_3_Script``, ``de`` → ``deu_Latn``),
+  ``messages``, ``src_lang``, ``tgt_lang``, ``language`` (the output partition, = ``tgt_lang``);
+  every language column holds the code ``xcurate run`` writes, LID's ``iso639_3_Script``
+  (``de`` → ``deu_Latn``, ``zh`` → ``cmn_Hani``; ``LanguageTable.corpus_code``),
   ``task_type``, ``variant``, ``template_id``, ``backend``, ``model``,
   ``source_id``); drops input records that could not become examples (reason as found by
   the reader: ``empty_instruction``, ``empty_source``, ``unsupported_language`` ...).
@@ -26,7 +27,6 @@ from pydantic import Field
 
 from xcurate.engine.registry import register
 from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
-from xcurate.stages.langid import load_label_table, map_label
 
 MESSAGES_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 FIELDS = ("instruction", "input", "output")
@@ -45,15 +45,6 @@ def render_text(instruction: str, input_: str, output: str) -> str:
 def chat_from_fields(instruction: str, input_: str, output: str) -> list:
     user = instruction if not input_ else f"{instruction}\n\n{input_}"
     return [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
-
-
-def corpus_language(table, code: Optional[str]) -> Optional[str]:
-    """The code ``xcurate run`` writes for a synth language code (``de`` → ``deu_Latn``, ``zh`` →
-    ``cmn_Hani``), so synth output partitions and mixes with run output."""
-    lang = table.get(code) if code else None
-    if lang is None:
-        return code
-    return map_label(lang.fasttext or lang.iso639_3, lang.script, load_label_table())
 
 
 class SynthUnpackParams(StageParams):
@@ -90,7 +81,7 @@ class SynthUnpackStage(Stage):
         new = {c: pa.array(cols[c], pa.string()) for c in STRING_COLS + FIELDS}
         new.update({
             "messages": pa.array(messages, MESSAGES_TYPE),
-            "language": pa.array([corpus_language(self.languages, c) for c in cols["tgt_lang"]], pa.string()),
+            "language": pa.array([self.languages.corpus_code(c) for c in cols["tgt_lang"]], pa.string()),
             "text": pa.array(texts, pa.large_string()),
             "source": pa.array([m.get("source") for m in metas], pa.string()),
             "metadata": pa.array([json.dumps({"line": m.get("line")}) for m in metas], pa.string()),

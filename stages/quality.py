@@ -18,10 +18,14 @@ datatrove's own filters. The language comes from the ``language`` column (``lang
 ``default_language``; ``xcurate calibrate-quality`` fits a settings folder (``settings_dir``) from
 a reference corpus for languages or domains the shipped settings do not cover.
 
-Three rules of the ``fineweb2`` profile are ours, each measured in ``bench/quality_eval.py`` and off in
+Four rules of the ``fineweb2`` profile are ours, each measured in ``bench/quality_eval.py`` and off in
 ``datatrove_defaults``: stop words count as distinct words (``stop_words_count``), a Guiraud word-diversity
-floor catches keyword lists (``min_word_diversity``), and the line-share checks measure documents of one
-or two lines per sentence (``sentence_units_below_lines``).
+floor catches keyword lists (``min_word_diversity``), the line-share checks measure documents of one
+or two lines per sentence (``sentence_units_below_lines``), and a top n-gram's characters include only
+the spaces the text has (``top_n_gram_spaces: text``: none between Han/kana/Thai character tokens).
+The settings files also carry a data rule of ``bench/build_fineweb2_settings.py``: ``min_stop_words`` is
+2, 1 or 0 (off) as the language's stop-word list lets >= 95% of its reference documents pass; each
+file's header records the measurement.
 
 Like datatrove, C4 removes the lines it rejects and later filters see the shortened text;
 ``c4_rewrite_text`` (default on) also writes it to the ``text`` column of kept documents.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
@@ -40,7 +45,7 @@ import yaml
 from pydantic import Field
 
 from xcurate.engine.registry import register
-from xcurate.text.words import dominant_scripts, quality_words, word_tokenizer
+from xcurate.text.words import NO_SPACE_CLASS, dominant_scripts, quality_words, word_tokenizer
 from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, reasons_array, with_columns
 from xcurate.resources import data_path
 
@@ -164,6 +169,8 @@ _PARAGRAPH_RE = re.compile(r"\n{2,}")
 _LINES_RE = re.compile("\n+")
 _HAS_ALPHA_RE = regex.compile(r"\p{L}")  # str.isalpha() letters
 _PUNCT_ONLY_RE = regex.compile(r"\p{P}+")
+_NO_SPACE_START = regex.compile(f"[{NO_SPACE_CLASS}]")
+_NO_SPACE_END = regex.compile(f"[{NO_SPACE_CLASS}]\\p{{M}}*$")
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
@@ -224,15 +231,21 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
     if s["max_non_alpha_words_ratio"] and sig["alpha_words_ratio"] < s["max_non_alpha_words_ratio"]:
         return "gopher_below_alpha_threshold", sig
     stop_words = s["stop_words"] or ()
-    sig["stop_words"] = count_stop_words(words, stop_words, s.get("stop_words_count", "distinct"))
+    sig["stop_words"] = count_stop_words(words, stop_words, s.get("stop_words_count", "distinct"),
+                                         s.get("stop_words_ignore_marks", False))
     if s["min_stop_words"] and stop_words and sig["stop_words"] < s["min_stop_words"]:  # no list: no check
         return "gopher_enough_stop_words", sig
     return None, sig
 
 
-def count_stop_words(words: List[str], stop_words: Sequence[str], how: str) -> int:
+def count_stop_words(words: List[str], stop_words: Sequence[str], how: str, ignore_marks: bool = False) -> int:
     """Stop words in ``words``: ``occurrences`` (datatrove <= 0.4, the version FineWeb-2 ran: its fitted
-    lists assume "two hits", e.g. one function word twice) or ``distinct`` (datatrove >= 0.5)."""
+    lists assume "two hits", e.g. one function word twice) or ``distinct`` (datatrove >= 0.5).
+    ``ignore_marks``: compare without nonspacing marks, for scripts whose vowel marks are optional (Arabic
+    harakat, Hebrew niqqud): a list fitted on vocalised text otherwise misses the same words written without."""
+    if ignore_marks:
+        words = list(map(without_marks, words))
+        stop_words = _stop_words_without_marks(tuple(stop_words))
     if how == "occurrences":
         listed = frozenset(stop_words)
         return sum(1 for w in words if w in listed)
@@ -241,14 +254,37 @@ def count_stop_words(words: List[str], stop_words: Sequence[str], how: str) -> i
     raise ValueError(f"gopher_quality.stop_words_count: {how!r}; expected occurrences or distinct")
 
 
-def top_ngram_chars(words: List[str], n: int) -> int:
-    """Characters of the most frequent word n-gram (joined by spaces) times its count; first wins ties."""
+_NONSPACING_MARKS_RE = regex.compile(r"\p{Mn}+")
+
+
+@lru_cache(maxsize=1 << 16)
+def without_marks(word: str) -> str:
+    return _NONSPACING_MARKS_RE.sub("", word)
+
+
+@lru_cache(maxsize=256)
+def _stop_words_without_marks(stop_words: Tuple[str, ...]) -> Tuple[str, ...]:
+    return tuple(dict.fromkeys(map(without_marks, stop_words)))
+
+
+def top_ngram_chars(words: List[str], n: int, spaces: str = "always") -> int:
+    """Characters of the most frequent word n-gram times its count; first wins ties. ``spaces``:
+    ``always`` joins the words with a space (datatrove); ``text`` counts only the spaces the text has:
+    none between two characters of a script written without spaces (Han, kana, Thai, ...), whose
+    character tokens would otherwise count almost twice their length (a Chinese 6-gram: 11 characters)."""
     counts = Counter(zip(*(words[i:] for i in range(n))))
     best, best_count = None, 0
     for gram, count in counts.items():  # insertion order = first occurrence, like Counter.most_common(1)
         if count > best_count:
             best, best_count = gram, count
-    return (sum(map(len, best)) + n - 1) * best_count
+    if spaces == "always":
+        separators = n - 1
+    elif spaces == "text":
+        separators = sum(1 for a, b in zip(best, best[1:])
+                         if not (_NO_SPACE_END.search(a) and _NO_SPACE_START.match(b)))
+    else:
+        raise ValueError(f"gopher_repetition.top_n_gram_spaces: {spaces!r}; expected always or text")
+    return (sum(map(len, best)) + separators) * best_count
 
 
 def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int]) -> int:
@@ -281,8 +317,9 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
         return "dup_line_frac", sig
     if s["dup_line_char_frac"] and line_chars / len(text) > s["dup_line_char_frac"]:
         return "dup_line_char_frac", sig
+    spaces = s.get("top_n_gram_spaces", "always")
     for n, frac in s["top_n_grams"] or ():
-        if len(words) >= n and top_ngram_chars(words, n) / len(text) > frac:
+        if len(words) >= n and top_ngram_chars(words, n, spaces) / len(text) > frac:
             return f"top_{n}_gram", sig
     min_diversity = s.get("min_word_diversity")
     if min_diversity:

@@ -1,7 +1,8 @@
 """``synth_qc``: quality control of generated (translated) instruction examples.
 
 Reads the source text of an example (``_xc_qc_source``) and its translation (``_xc_qc_target``)
-with ``src_lang`` / ``tgt_lang`` (canonical codes of ``configs/languages/iso639_names.tsv``)
+with ``src_lang`` / ``tgt_lang`` (any code ``xcurate.mt.languages.LanguageTable`` accepts; synth
+writes ``deu_Latn``)
 and drops, with the first failing check as reason:
 
 * ``empty_translation``
@@ -44,7 +45,7 @@ class SynthQCParams(StageParams):
     lid_equivalents: Dict[str, List[str]] = Field(
         default_factory=lambda: {"no": ["nob", "nno"], "nb": ["nor", "nno"], "nn": ["nor", "nob"],
                                  "ms": ["ind"], "hr": ["bos", "srp"], "bs": ["hrv", "srp"], "sr": ["hrv", "bos"]},
-        description="ISO 639-3 labels LID may give for a target language (close varieties)")
+        description="ISO 639-3 labels LID may give for a target language (close varieties); keys: any language code")
     min_length_ratio: float = Field(0.25, gt=0, description="lowest target/source word ratio (length_ratio)")
     max_length_ratio: float = Field(4.0, gt=0, description="highest target/source word ratio (length_ratio)")
     copy_max_overlap: float = Field(0.85, gt=0, le=1, description="character-trigram Jaccard above which the target copies the source")
@@ -72,6 +73,7 @@ class SynthQCStage(Stage):
     def setup(self) -> None:
         from xcurate.mt.languages import LanguageTable
         self.table = LanguageTable.load(self.params.languages_table)
+        self.equivalents = {self._key(k): set(v) for k, v in self.params.lid_equivalents.items()}
         self.lid = None
         if self.params.lid:
             from xcurate.stages.langid import LangIdParams, LangIdStage
@@ -155,13 +157,18 @@ class SynthQCStage(Stage):
             return "low_similarity"
         return None
 
+    def _key(self, code: str) -> str:
+        """The table's key for a language code (``deu_Latn``, ``deu`` and ``de`` → ``de``)."""
+        lang = self.table.get(code)
+        return lang.code if lang else code
+
     def _lid_accepts(self, tgt_lang: str, topk: list) -> bool:
         lang = self.table.get(tgt_lang)
-        accepted = set(lang.all_codes()) if lang else {tgt_lang}
-        accepted |= set(self.params.lid_equivalents.get(tgt_lang, ()))
+        target = self._key(tgt_lang)
+        accepted = (set(lang.all_codes()) if lang else {tgt_lang}) | self.equivalents.get(target, set())
         for rank, entry in enumerate(topk):
             base = entry["label"].split("_")[0]
-            if base in accepted or (self.table.get(base) is not None and self.table.get(base).code == tgt_lang):
+            if base in accepted or self._key(base) == target:
                 return rank == 0 or entry["score"] >= self.params.lid_min_score_in_topk
         return False
 

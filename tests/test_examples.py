@@ -302,3 +302,17 @@ def test_benchmark_suite_audits_the_quickstart_output(suite, workspace, quicksta
     report = json.loads((out / "audit.json").read_text())
     assert report["totals"]["documents"] == quickstart_run[1]["output_documents"]
     assert report["totals"]["items"] > 0 and report["suite"]
+
+
+def test_readme_audit_examples_report_what_the_readme_says(workspace, quickstart_audit):
+    """README: the quickstart output (its leaks removed by the run) has 0 items found with the cross-lingual
+    check on; the demo input against demo.yaml exactly the two planted leaks (q1 verbatim, q2 in German)."""
+    clean = json.loads((quickstart_audit / "audit.json").read_text())["totals"]
+    assert clean["benchmark_items_found"] == 0 and clean["documents_with_matches"] == 0
+    out = run_readme_command(
+        "xcurate audit --benchmarks configs/benchmarks/demo.yaml samples/demo.jsonl -o out/audit_demo", workspace)
+    report = json.loads((out / "audit.json").read_text())
+    assert report["totals"]["benchmark_items_found"] == 2 and report["totals"]["documents_with_matches"] == 2
+    found = {(r["language"], ev["item_id"]) for r in report["benchmarks"]
+             for rows in r["evidence"].values() for ev in rows if ev["confidence"] == "verified"}
+    assert found == {("en", "q1"), ("de", "q2")}

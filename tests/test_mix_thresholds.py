@@ -10,7 +10,7 @@ import pytest
 
 from xcurate.fsutil import atomic_write_parquet
 from xcurate import schema
-from xcurate.mix.sample import GroupChoice, Shard, choose_thresholds, read_side, unit_bins, unit_uniforms
+from xcurate.mix.sample import GroupChoice, Shard, _full_passes, choose_thresholds, read_side, unit_bins, unit_uniforms
 
 REHYDRATE = [[1, 1], [3, 2], [8, 3]]
 # (source, languages of each of its shards): mixed-language and single-language shards
@@ -19,16 +19,7 @@ LAYOUT = {"web": [("de", "fr", "en"), ("de",), ("fr", "en"), ("en", "de")], "boo
 
 def exact_thresholds(plan_tokens, pool_tokens, pool_units, caps, shards, seed, rehydrate_table):
     """The previous method, kept as the reference: every unit of every fractional group on one process."""
-    choices: Dict[Tuple[str, str], GroupChoice] = {}
-    remainder: Dict[Tuple[str, str], float] = {}
-    for key, planned in plan_tokens.items():
-        pool = pool_tokens.get(key, 0)
-        if planned <= 0 or pool <= 0:
-            continue
-        k = int(math.floor(planned / pool + 1e-12))
-        choices[key] = GroupChoice(k, -1.0, k * pool_units[key], k * pool)
-        if planned - k * pool > 0:
-            remainder[key] = planned - k * pool
+    choices, remainder = _full_passes(plan_tokens, pool_tokens, pool_units)  # shared: θ selection is under test
     us: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in remainder}
     toks: Dict[Tuple[str, str], List[np.ndarray]] = {k: [] for k in remainder}
     for shard in shards:

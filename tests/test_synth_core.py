@@ -24,6 +24,34 @@ def test_language_codes_resolve_from_any_convention():
     assert TABLE.resolve("swh").code == "sw" and TABLE.resolve("sw").nllb == "swh_Latn"
     assert TABLE.resolve("de").name == "German" and TABLE.resolve("el").name == "Modern Greek"
     assert not TABLE.resolve("zh").spaced and TABLE.resolve("de").spaced
+    assert TABLE.resolve("pt-BR").code == "pt" and TABLE.resolve("cmn_Hani").code == "zh"
+
+
+@pytest.mark.parametrize("codes,corpus", [
+    (["de", "deu", "ger", "deu_Latn", "de-DE", "DEU_LATN"], "deu_Latn"),
+    (["zh", "zho", "cmn", "zho_Hans", "zh-Hant", "cmn_Hani"], "cmn_Hani"),
+    (["ar", "ara", "arb", "arb_Arab"], "arb_Arab"),
+    (["sw", "swa", "swh", "swh_Latn"], "swh_Latn"),
+    (["sr", "srp", "srp_Cyrl"], "srp_Cyrl"),
+    (["srp_Latn", "sr-Latn"], "srp_Latn"),  # a script the language is written in is kept
+])
+def test_corpus_code_is_the_code_run_writes(codes, corpus):
+    from xcurate.stages.langid import load_label_table, map_label
+    assert {TABLE.corpus_code(c) for c in codes} == {corpus}
+    assert TABLE.corpus_code(corpus) == corpus  # idempotent
+    # the langid stage writes the same code for that language's LID label
+    label = TABLE.resolve(codes[0]).fasttext
+    assert map_label(f"__label__{label}", corpus.split("_")[1], load_label_table()) == corpus
+    assert TABLE.corpus_code("tlh") == "tlh"  # unknown codes pass through unchanged
+
+
+def test_every_code_written_reads_back_with_its_model_codes():
+    """What synth writes (src_lang/tgt_lang) is what mt_translate resolves: same language, no model code lost."""
+    for lang in TABLE.languages.values():
+        back = TABLE.resolve(lang.corpus_code())
+        assert back.corpus_code() == lang.corpus_code(), lang
+        assert (back.nllb or not lang.nllb) and (back.m2m100 or not lang.m2m100), (lang, back)
+    assert TABLE.resolve("nob_Latn").m2m100 == "no" and TABLE.resolve("no").nllb == "nob_Latn"  # one language
 
 
 def test_unsupported_language_lists_supported_ones():
@@ -65,9 +93,10 @@ def test_template_choice_is_deterministic_and_recorded(library):
                   for i in range(200)]
     assert [r["template_id"] for rows in other_seed for r in rows] != [r["template_id"] for rows in a for r in rows]
     # both directions, target-language (German) templates only for the en->de direction
-    assert {(r["src_lang"], r["tgt_lang"]) for rows in a for r in rows} == {("en", "de"), ("de", "en")}
+    assert {(r["src_lang"], r["tgt_lang"]) for rows in a for r in rows} == {("eng_Latn", "deu_Latn"),
+                                                                             ("deu_Latn", "eng_Latn")}
     german = [r for rows in a for r in rows if r["template_id"].startswith("de-")]
-    assert german and all(r["tgt_lang"] == "de" for r in german)
+    assert german and all(r["tgt_lang"] == "deu_Latn" for r in german)
     assert all("Deutsch" in r["instruction"] or "Deutsche" in r["instruction"] for r in german)
 
 
@@ -95,9 +124,10 @@ def test_instruction_variants(library):
                                 library, seed=0)
     assert len(rows) == 6 and len({r["id"] for r in rows}) == 6
     by = {(r["tgt_lang"], r["variant"]): r for r in rows}
-    allt = by[("de", "all_target")]
+    assert {r["src_lang"] for r in rows} == {"eng_Latn"} and {r["tgt_lang"] for r in rows} == {"deu_Latn", "fra_Latn"}
+    allt = by[("deu_Latn", "all_target")]
     assert allt["_src_instruction"] == rec["instruction"] and allt["_src_output"] == "Eat well."
-    en = by[("de", "en_instruction_target_response")]
+    en = by[("deu_Latn", "en_instruction_target_response")]
     assert en["_src_instruction"] is None and en["instruction"].startswith(rec["instruction"])
     assert "German" in en["instruction"] and en["template_id"].startswith("en-d")
     chat = dict(rec, messages=[{"role": "user", "content": "Hi, who are you?"},
@@ -246,6 +276,10 @@ def _qc(src, tgt, tgt_lang="de", src_lang="en", **params):
 @pytest.mark.parametrize("src,tgt,lang,reason", [
     ("The cat sleeps on the warm sofa in the living room.", "Die Katze schläft auf dem warmen Sofa im Wohnzimmer.", "de", None),
     ("The cat sleeps on the warm sofa in the living room.", "猫在客厅温暖的沙发上睡觉。", "zh", None),
+    # the codes synth writes (and any other convention) name the target language just as well
+    ("The cat sleeps on the warm sofa in the living room.", "猫在客厅温暖的沙发上睡觉。", "cmn_Hani", None),
+    ("The cat sleeps on the warm sofa in the living room.", "Die Katze schläft auf dem warmen Sofa im Wohnzimmer.", "deu_Latn", None),
+    ("The cat sleeps on the warm sofa in the living room.", "El gato duerme en el cálido sofá de la sala.", "deu_Latn", "lid_mismatch"),
     ("The cat sleeps on the warm sofa in the living room.", "बिल्ली बैठक के गर्म सोफे पर सोती है।", "hi", None),
     # LID: target language wrong (Spanish delivered for German)
     ("The cat sleeps on the warm sofa in the living room.", "El gato duerme en el cálido sofá de la sala.", "de", "lid_mismatch"),

@@ -1,5 +1,6 @@
 """`xcurate synth` end to end on a local Ray: HTTP backend, tiny transformers model, bad input."""
 import glob
+import os
 import gzip
 import json
 
@@ -109,10 +110,13 @@ def test_synth_transformers_backend_in_ray(tmp_path, shared_data, ray_local, tin
     rows = _rows(out, "data")
     mt_rows = [r for r in rows if r["task_type"] == "translated_instruction"]
     bitext = [r for r in rows if r["task_type"] == "translation"]
-    assert {r["tgt_lang"] for r in mt_rows} == {"de", "fr"}
+    assert {r["tgt_lang"] for r in mt_rows} == {"deu_Latn", "fra_Latn"}  # the codes `xcurate run` writes
+    assert {r["src_lang"] for r in mt_rows} == {"eng_Latn"}
+    for part in glob.glob(str(out / "data" / "language=*")):  # the partition is the target language
+        assert {r["tgt_lang"] for r in _rows(out, f"data/{os.path.basename(part)}")} == {part.rsplit("=", 1)[1]}
     assert all(r["backend"] == "transformers" and r["model"] == tiny_m2m100 for r in mt_rows)
     assert all(len(r["messages"]) == 2 and r["messages"][1]["content"] == r["output"] for r in mt_rows)
-    assert {(r["src_lang"], r["tgt_lang"]) for r in bitext} == {("de", "en"), ("en", "de")}
+    assert {(r["src_lang"], r["tgt_lang"]) for r in bitext} == {("deu_Latn", "eng_Latn"), ("eng_Latn", "deu_Latn")}
     assert all(r["backend"] == "bitext" and r["template_id"] for r in bitext)
     assert sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in glob.glob(str(out / "data/*/"))) == \
         ["language=deu_Latn", "language=eng_Latn", "language=fra_Latn"]
@@ -127,7 +131,7 @@ def test_bad_input_gives_clear_errors(tmp_path, shared_data, ray_local, tiny_m2m
         "mt": {"type": "transformers", "model": tiny_m2m100}}), encoding="utf-8")
     assert cli_main(["synth", str(cfg), "-o", str(tmp_path / "o1")]) == 2
     err = capsys.readouterr().err
-    assert "unsupported language code 'kab'" in err and "supported (99): af, am, ar" in err
+    assert "unsupported language code 'kab'" in err and "supported (100): af, am, ar" in err  # nb counts: M2M100 writes it as no
 
     en, de = tmp_path / "x.en", tmp_path / "x.de"
     en.write_text("One.\nTwo.\nThree.\n", encoding="utf-8")

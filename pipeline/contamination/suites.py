@@ -14,6 +14,12 @@ A suite YAML::
         fields: [context, question] # which canonical fields count (default: the adapter's)
         id_field: group_id          # optional: take item ids from this record field
         where: {variant: original}  # optional: keep records whose fields equal these values
+        original_language: en       # optional (default: en when the records have English): other languages
+                                    # of the records are human translations of the originals
+        translations:               # optional: human translations in other files, same adapter, same item ids
+          de: xquad.de.jsonl        # a path, or a mapping {path, fields, id_field, where, ...}
+    translate: {backend: {type: transformers, model: ...}, languages: [sw, yo]}   # optional: machine-translate the
+                                    # originals once (cached) into languages without a human translation
 
 Every adapter maps a raw record to canonical fields (``context``, ``question``,
 ``choices``, ``answer``, ``text``) plus an item id. Item ids are stable across languages
@@ -35,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 
+from xcurate.contamination.encoders import language_base
 from xcurate.engine.config import ConfigError, load_yaml_file
 from xcurate.errors import UserError
 from xcurate.resources import shared_data_dir, shipped_config
@@ -77,6 +84,7 @@ class BenchmarkItem:
     item_id: str          # stable across languages for parallel benchmarks
     language: str
     segments: List[Tuple[str, str]]  # (canonical field, text) in field order
+    origin: str = "original"  # "original" | "human" (a human translation) | "mt:<backend>/<model>"
 
     @property
     def text(self) -> str:
@@ -93,6 +101,7 @@ class BenchmarkSuite:
     items: List[BenchmarkItem]
     source: str = "<dict>"
     fingerprint: str = ""
+    translate: Optional[dict] = None  # the suite's `translate:` (machine translation of the originals)
 
     def languages(self) -> List[str]:
         return sorted({it.language for it in self.items})
@@ -115,7 +124,7 @@ class BenchmarkSuite:
                               f"(languages={list(languages or [])}, benchmarks={list(benchmarks or [])}; "
                               f"suite has languages {self.languages()})")
         fp = hashlib.sha256(f"{self.fingerprint}|{sorted(languages or [])}|{sorted(benchmarks or [])}".encode())
-        return BenchmarkSuite(self.name, items, self.source, fp.hexdigest()[:16])
+        return BenchmarkSuite(self.name, items, self.source, fp.hexdigest()[:16], self.translate)
 
 
 # --------------------------------------------------------------------------- adapters
@@ -400,7 +409,7 @@ def _read_hf(hf: dict, where: str) -> Iterator[dict]:
 # --------------------------------------------------------------------------- suite loading
 
 _BENCH_KEYS = {"name", "adapter", "path", "paths", "hf", "languages", "language", "fields", "id_field", "where",
-               "split"}
+               "split", "original_language", "translations"}
 
 
 def _as_text(value: Any) -> List[str]:
@@ -470,6 +479,33 @@ def _load_benchmark(spec: dict, root: str, where: str) -> List[BenchmarkItem]:
     return items
 
 
+def _load_with_translations(spec: dict, root: str, where: str) -> List[BenchmarkItem]:
+    """A benchmark and the human translations its spec names (``translations: {de: path | {path, ...}}``:
+    the same adapter, item ids joined). Items in ``original_language`` (default: English when the
+    benchmark has English items) are originals, items in any other language human translations."""
+    translations = spec.get("translations") or {}
+    if not isinstance(translations, dict):
+        raise _user_error(f"{where}: `translations` maps a language to a file (or a mapping with `path`)")
+    base = {k: v for k, v in spec.items() if k not in ("translations", "original_language")}
+    items = _load_benchmark(base, root, where)
+    original = spec.get("original_language")
+    if original is None and any(language_base(it.language) == "en" for it in items):
+        original = "en"
+    for it in items:
+        if original is not None and language_base(it.language) != language_base(str(original)):
+            it.origin = "human"
+        elif original is None and len({i.language for i in items}) > 1:
+            it.origin = "human"  # a parallel benchmark whose source language is not in the suite
+    for lang, sub in translations.items():
+        sub = {"path": sub} if isinstance(sub, str) else dict(sub or {})
+        inherited = {k: v for k, v in base.items()
+                     if k not in ("path", "paths", "hf", "languages", "where", "language")}
+        for it in _load_benchmark({**inherited, **sub, "language": str(lang)}, root, f"{where}: translations[{lang}]"):
+            it.language, it.origin = str(lang), "human"
+            items.append(it)
+    return items
+
+
 def load_suite(source: Any, root: Optional[str] = None, languages: Optional[Sequence[str]] = None,
                benchmarks: Optional[Sequence[str]] = None) -> BenchmarkSuite:
     """Load a suite from a YAML path or a dict. ``root`` overrides the suite's `root`."""
@@ -500,11 +536,12 @@ def load_suite(source: Any, root: Optional[str] = None, languages: Optional[Sequ
         if spec.get("name") in seen:
             raise _user_error(f"{where}: duplicate benchmark name {spec.get('name')!r}")
         seen.add(spec.get("name"))
-        items.extend(_load_benchmark(spec, root_dir, where))
+        items.extend(_load_with_translations(spec, root_dir, where))
     fp = hashlib.sha256()
     for it in items:
-        fp.update(f"{it.key}\x00{it.text}\x01".encode())
-    suite = BenchmarkSuite(str(raw.get("name") or os.path.basename(name)), items, name, fp.hexdigest()[:16])
+        fp.update(f"{it.key}\x00{it.origin}\x00{it.text}\x01".encode())
+    suite = BenchmarkSuite(str(raw.get("name") or os.path.basename(name)), items, name, fp.hexdigest()[:16],
+                           raw.get("translate"))
     return suite.filter(languages, benchmarks) if (languages or benchmarks) else suite
 
 

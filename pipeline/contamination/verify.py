@@ -61,3 +61,19 @@ def verify(item_text: str, passage: str, cosine: float, unit_nn: float, verified
         if len(latin_names(item_text) & latin_names(passage)) >= 2:
             return VERIFIED, "names"
     return CANDIDATE, "cosine_below_verified"
+
+
+def verify_same_language(item_text: str, passage: str, containment: float, cosine: Optional[float],
+                         exact_containment: float, verified_cosine: float) -> Tuple[Optional[str], str]:
+    """A fuzzy same-language match (``fuzzy.FuzzyIndex``) of a translated item: (confidence or None, signal).
+    The item's numbers must reappear; near-exact containment verifies alone (a copy of the human
+    translation); otherwise the encoder's same-language cosine of the passage and the item, when
+    the encoder covers the language (``cosine`` not None); else a candidate."""
+    item_numbers = numbers(item_text)
+    if item_numbers and not item_numbers & numbers(passage):
+        return None, "numbers_disagree"
+    if containment >= exact_containment:
+        return VERIFIED, "ngram"
+    if cosine is not None and cosine >= verified_cosine:
+        return VERIFIED, "cosine"
+    return CANDIDATE, "containment_below_exact" if cosine is None else "cosine_below_verified"

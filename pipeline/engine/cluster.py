@@ -2,6 +2,7 @@
 sizes units and the CPU requests of tasks and actor pools so that they fit the cluster (one CPU too)."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -10,19 +11,27 @@ from typing import Dict, List, Optional
 from xcurate.engine.config import LoadedConfig, RayConfig, ResolvedStage
 from xcurate.errors import RunError
 
+log = logging.getLogger(__name__)
+
+_embedded_ray = False  # init_ray started the local Ray this process uses (stop_embedded_ray may end it)
+
 
 def init_ray(address: Optional[str] = None, cfg: Optional[LoadedConfig] = None):
     """Connect to ``address`` / ``ray.address`` / $RAY_ADDRESS, else start an embedded local Ray."""
+    global _embedded_ray
     import ray
     if ray.is_initialized():
         return ray
     address = address or (cfg.model.ray.address if cfg else None) or os.environ.get("RAY_ADDRESS")
     if address:
         timeout = cfg.model.ray.connect_timeout_s if cfg else RayConfig().connect_timeout_s
+        log.info("connecting to the Ray cluster at %s", address)
         wait_reachable(address, timeout)
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=True)
     else:
         # address="local": always an embedded Ray of our own, never one found on the machine.
+        log.info("starting a local Ray (--address or $RAY_ADDRESS to join a cluster)")
+        _embedded_ray = True
         try:
             ray.init(address="local", num_cpus=cfg.model.ray.num_cpus if cfg else None, include_dashboard=False,
                      ignore_reinit_error=True, log_to_driver=True)
@@ -30,6 +39,16 @@ def init_ray(address: Optional[str] = None, cfg: Optional[LoadedConfig] = None):
             raise RunError(f"could not start the embedded Ray: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
                            "; is the machine overloaded or out of memory? Retry, or give --address") from None
     return ray
+
+
+def stop_embedded_ray() -> None:
+    """Stop the local Ray that ``init_ray`` started (seconds on a loaded machine: better before the
+    run's last lines than after them, at interpreter exit); a Ray the caller started stays up."""
+    global _embedded_ray
+    import ray
+    if _embedded_ray and ray.is_initialized():
+        ray.shutdown()
+    _embedded_ray = False
 
 
 def wait_reachable(address: str, timeout_s: float) -> None:

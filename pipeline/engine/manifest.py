@@ -6,6 +6,7 @@ ones: a shard that no progress record names (another writer, an older run) fails
 from __future__ import annotations
 
 import datetime as _dt
+import shutil
 import sys
 from importlib import metadata as _md
 from typing import Dict, List, Optional
@@ -170,21 +171,45 @@ def files_below(path: str) -> List[str]:
     return sorted(i.path[len(root):].lstrip("/") for i in infos if i.type == pafs.FileType.File)
 
 
-def summary_text(manifest: dict) -> str:
+SUMMARY_REASONS = 3  # reasons per stage on the console; the manifest and report.html hold them all
+SUMMARY_LANGUAGES = 10  # languages on the console (most documents first); the manifest and card hold them all
+MIN_REASONS_WIDTH = 24
+
+
+def reasons_cell(dropped: Dict[str, int], top: Optional[int] = None) -> str:
+    """``a=5, b=2, +3 more (report.html)``: the ``top`` commonest reasons with counts (all when None)."""
+    ranked = sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ranked if top is None else ranked[:top]
+    cell = ", ".join(f"{k}={v:,}" for k, v in shown)
+    if len(ranked) > len(shown):
+        cell += f", +{len(ranked) - len(shown)} more (report.html)"
+    return cell
+
+
+def summary_text(manifest: dict, top_reasons: Optional[int] = None, width: int = 120,
+                 top_languages: Optional[int] = None) -> str:
+    """The per-stage table (reasons wrapped to fit ``width`` columns), languages and totals."""
     from tabulate import tabulate
-    rows = []
-    for st in manifest["stages"]:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(st["dropped"].items(), key=lambda kv: -kv[1]))
-        rows.append([st["name"], st["input"], st["kept"], sum(st["dropped"].values()), st.get("modified", 0), reasons,
-                     f"{st['seconds']:.1f}"])
-    # reasons wrapped at 52 characters: lines stay within 120 columns however many reasons a stage has
-    out = [tabulate(rows, headers=["stage", "in", "kept", "dropped", "modified", "reasons", "sec"], tablefmt="simple",
-                    maxcolwidths=[None, None, None, None, None, 52, None])]
-    langs = [[k, v["documents"], v["chars"]] for k, v in manifest["languages"].items()]
+    headers = ["stage", "in", "kept", "dropped", "modified", "reasons", "task s"]  # seconds summed over tasks
+    rows = [[st["name"], st["input"], st["kept"], sum(st["dropped"].values()), st.get("modified", 0),
+             reasons_cell(st["dropped"], top_reasons), f"{st['seconds']:.1f}"] for st in manifest["stages"]]
+    others = tabulate([r[:5] + r[6:] for r in rows], headers=headers[:5] + headers[6:], tablefmt="simple",
+                      intfmt=",", floatfmt=".1f")
+    reasons_width = max(MIN_REASONS_WIDTH, width - max(map(len, others.splitlines())) - 2)
+    out = [tabulate(rows, headers=headers, tablefmt="simple", maxcolwidths=[None] * 5 + [reasons_width, None],
+                    intfmt=",", floatfmt=".1f")]
+    langs = sorted(([k, v["documents"], v["chars"]] for k, v in manifest["languages"].items()), key=lambda r: -r[1])
     if langs:
-        out.append(tabulate(langs, headers=["language", "documents", "chars"], tablefmt="simple"))
-    out.append(f"input {manifest['input_documents']} documents -> output {manifest['output_documents']} "
-               f"in {len(manifest['shards'])} shards; wall time {manifest['wall_seconds']:.1f}s")
+        table = tabulate(langs[:top_languages], headers=["language", "documents", "chars"], tablefmt="simple",
+                         intfmt=",")
+        if top_languages is not None and len(langs) > top_languages:
+            rest = langs[top_languages:]
+            table += (f"\n+{len(rest)} more languages, {sum(r[1] for r in rest):,} documents "
+                      "(manifest.json, README.md)")
+        out.append(table)
+    out.append(f"input {manifest['input_documents']:,} documents -> output {manifest['output_documents']:,} "
+               f"in {len(manifest['shards'])} shard{'s' if len(manifest['shards']) != 1 else ''}; "
+               f"wall time {manifest['wall_seconds']:.1f}s")
     return "\n\n".join(out)
 
 
@@ -206,4 +231,7 @@ def quarantine_text(manifest: dict) -> str:
 
 
 def print_summary(manifest: dict, file=None) -> None:
-    print(summary_text(manifest), file=file or sys.stdout)
+    """The summary for the console: the commonest reasons per stage, wrapped to the terminal's width."""
+    width = shutil.get_terminal_size((120, 24)).columns
+    print(summary_text(manifest, top_reasons=SUMMARY_REASONS, width=width, top_languages=SUMMARY_LANGUAGES),
+          file=file or sys.stdout, flush=True)  # before the log lines that follow on stderr, also in a pipe

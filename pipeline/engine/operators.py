@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from xcurate import fsutil, schema
 from xcurate.engine.config import ResolvedStage
 from xcurate.engine.io import ReadOptions, ReadSpec, read_spec
+from xcurate.engine.live_counts import count_rows
 
 _STAGE_CACHE: Dict[str, object] = {}
 
@@ -45,6 +46,7 @@ def _apply_stage(table: pa.Table, stage, stage_name: str) -> pa.Table:
         modified = _text_changed(alive, result)
         result = schema.with_columns_one(result, schema.stage_modified_column(stage_name), modified)
         table = pa.concat_tables([result, dead], promote_options="permissive") if dead.num_rows else result
+    count_rows(stage_name, alive.num_rows)
     elapsed = time.perf_counter() - t0
     per_row = elapsed / max(table.num_rows, 1)
     return schema.with_columns_one(table, schema.stage_seconds_column(stage_name), pa.array([per_row] * table.num_rows, pa.float64()))

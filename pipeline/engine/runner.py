@@ -40,10 +40,12 @@ from typing import Dict, List, Optional, Sequence
 from ray.data import DataContext
 
 from xcurate import fsutil
-from xcurate.engine.cluster import actor_pools, data_context, init_ray, plan_unit_bytes, task_cpus
+from xcurate.engine.cluster import actor_pools, data_context, init_ray, plan_unit_bytes, stop_embedded_ray, task_cpus
 from xcurate.engine.console import log_dir_for, ray_output_to
 from xcurate.engine.config import ConfigError, LoadedConfig, ResolvedStage, load_config, plan_input
 from xcurate.engine.io import InputError, ReadOptions, ReadSpec, plan_read_specs
+from xcurate.engine.live_counts import counts_text, start_counter
+from xcurate.engine.live_counts import reset as reset_counts
 from xcurate.engine.manifest import MANIFEST_FILE, build_manifest, check_invariants, files_below, print_summary
 from xcurate.engine.operators import StageActor, StageTask, read_unit_batch, read_unit_files
 from xcurate.engine.outdir import (WORK_DIR, OutdirClaim, claim_outdir, input_fingerprint, input_listing,
@@ -176,11 +178,13 @@ def _list_parquet(d: str) -> List[str]:
 
 def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: Sequence[str] = (),
                  overwrite: bool = False, quiet: bool = False, keep_intermediates: bool = False,
-                 claim: Optional[OutdirClaim] = None) -> dict:
+                 claim: Optional[OutdirClaim] = None, stop_ray: bool = False) -> dict:
     """Run a pipeline config (path or dict) into ``outdir``; returns the manifest.
 
     ``claim``: OUTDIR already claimed by the caller (a workflow such as synth); else the
     run claims it as ``xcurate run`` and releases it at the end. ``quiet``: no summary table.
+    ``stop_ray``: stop the local Ray the run started before the summary (the CLI: the last line
+    printed is then the last thing the command does).
     Ray's own output goes to ``OUTDIR/logs/ray.log`` (``xcurate.engine.console``); progress and
     messages go to the ``xcurate`` logger, silent unless the CLI (or the caller) sets it up.
     """
@@ -202,6 +206,8 @@ def run_pipeline(config, outdir: str, address: Optional[str] = None, overrides: 
     try:
         with ray_output_to(log_dir_for(outdir)) as ray_log:
             manifest = _run_claimed(cfg, specs, opts, outdir, address, claim.resuming, started, listing)
+            if stop_ray:
+                stop_embedded_ray()
         if not keep_intermediates:
             remove_intermediates(outdir)
     finally:
@@ -243,11 +249,12 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
     unit_mb = _unit_megabytes(specs)
     stage_names = [s.name for s in cfg.stages]
     done_units = _list_done(outdir) if resuming else []
-    log.info("%d units (%.1f MB of input, units ≤ %.1f MB) on %d CPUs%s", len(specs), sum(unit_mb.values()),
+    log.info("%s (%.1f MB of input, units ≤ %.1f MB) on %d CPUs%s", _units(len(specs)), sum(unit_mb.values()),
              opts.unit_bytes / (1 << 20), cpus, f", {gpus} GPUs" if gpus else "")
 
     unit_files: Optional[List[str]] = None
     segments = _segments(cfg.stages)
+    counter = start_counter()  # held until the run ends: the actor lives as long as this handle
     for seg_index, (streaming, global_stage) in enumerate(segments):
         pools = actor_pools(streaming, cpus, gpus)
         max_task_cpus = task_cpus(cpus, bool(pools))
@@ -270,6 +277,7 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
         for st in streaming:
             ds = _map_stage(ds, st, pools, max_task_cpus)
         phase = _phase_label(seg_index, segments)
+        detail = _stage_counts(counter, streaming)
         todo = len(unit_files) if unit_files is not None else len(specs) - len(set(skip) & set(unit_mb))
         if global_stage is None:
             writer = UnitWriter(outdir, stage_names, cfg.output.partition_by, cfg.output.keep_rejected,
@@ -277,19 +285,22 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
                                 cfg.output.write_columns, drop_only_columns=drop_only_columns(cfg.stages))
             ds = ds.map_batches(writer, batch_size=None, batch_format="pyarrow", zero_copy_batch=True,
                                 num_cpus=max_task_cpus)
-            with Progress(phase, todo, total_mb=_todo_mb(unit_mb, skip)) as progress:
+            with Progress(phase, todo, total_mb=_todo_mb(unit_mb, skip), detail=detail) as progress:
                 _drain(ds, progress, unit_mb)
             break
         if not streaming and unit_files is not None:
             # Two global stages in a row: the second reads the units the first wrote (a pass of its
             # own would only copy every unit once more).
             seg_files = unit_files
+            log.info("%s: no stage in between; %s reads the %s %s wrote", phase, global_stage.name,
+                     _units(len(unit_files)), segments[seg_index - 1][1].name)
         else:
-            seg_files = _write_segment(ds, outdir, seg_index, max_task_cpus, phase, todo, unit_mb)
+            seg_files = _write_segment(ds, outdir, seg_index, max_task_cpus, phase, todo, unit_mb, detail)
         out_dir = fsutil.join(outdir, WORK_DIR, f"seg{seg_index}_{global_stage.name}")
         g_marker = fsutil.join(out_dir, "_SUCCESS")
         if not fsutil.exists(g_marker):
             t0 = time.time()
+            log.info("%s: started on %s", global_stage.name, _units(len(seg_files)))
             global_stage.build().run(seg_files, out_dir, fsutil.join(outdir, WORK_DIR, f"g{seg_index}_tmp"),
                                      global_stage.name, global_stage.resources)
             fsutil.atomic_write_json({"units": len(seg_files), "seconds": time.time() - t0}, g_marker)
@@ -312,13 +323,13 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
 
 
 def _write_segment(ds, outdir: str, seg_index: int, max_task_cpus: float, phase: str, todo: int,
-                   unit_mb: Dict[str, float]) -> List[str]:
+                   unit_mb: Dict[str, float], detail=None) -> List[str]:
     """Run a segment's streaming stages and write its units for the global stage after it (once)."""
     seg_dir = fsutil.join(outdir, WORK_DIR, f"seg{seg_index}")
     marker = fsutil.join(seg_dir, "_SUCCESS")
     if not fsutil.exists(marker):
         ds = ds.map_batches(SegmentWriter(seg_dir), batch_size=None, batch_format="pyarrow", num_cpus=max_task_cpus)
-        with Progress(phase, todo, total_mb=sum(unit_mb.values())) as progress:
+        with Progress(phase, todo, total_mb=sum(unit_mb.values()), detail=detail) as progress:
             _drain(ds, progress, unit_mb)
         fsutil.atomic_write_json({"units": len(_list_parquet(seg_dir))}, marker)
     return _list_parquet(seg_dir)
@@ -330,6 +341,19 @@ def _phase_label(index: int, segments) -> str:
     source = "input" if index == 0 else segments[index - 1][1].name
     sink = global_stage.name if global_stage is not None else "output"
     return f"[{index + 1}/{len(segments)}] " + " → ".join([source, *(st.name for st in streaming), sink])
+
+
+def _stage_counts(counter, streaming: Sequence[ResolvedStage]):
+    """The progress detail of a pass: documents through each of its stages so far (live_counts)."""
+    if not streaming:
+        return None
+    reset_counts(counter)
+    names = [st.name for st in streaming]
+    return lambda: counts_text(counter, names)
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 def _todo_mb(unit_mb: Dict[str, float], skip: Sequence[str]) -> float:

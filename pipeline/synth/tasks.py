@@ -148,8 +148,10 @@ def chat_messages(instruction: str, input_: str, output: str) -> List[dict]:
 
 def translation_examples(pair: dict, directions: str, library: TemplateLibrary, seed: int,
                          target_language_rate: float) -> List[dict]:
-    """Examples for one bitext pair (``pair`` langs already resolved to Language objects)."""
+    """Examples for one bitext pair (``pair`` langs already resolved to Language objects; ``src_code`` /
+    ``tgt_code``, when given, are the corpus codes as written, keeping a script such as ``srp_Latn``)."""
     src, tgt = pair["src_lang"], pair["tgt_lang"]
+    corpus = {src.code: pair.get("src_code") or src.corpus_code(), tgt.code: pair.get("tgt_code") or tgt.corpus_code()}
     plans = [(src, tgt, pair["src_text"], pair["tgt_text"])]
     if directions == "both":
         plans.append((tgt, src, pair["tgt_text"], pair["src_text"]))
@@ -163,7 +165,7 @@ def translation_examples(pair: dict, directions: str, library: TemplateLibrary, 
             instruction, input_ = tpl.render(s_name, t_name, s_text), ""
         else:
             instruction, input_ = tpl.render(s_name, t_name), s_text
-        out.append(base_row(key, pair, s.code, t.code, "translation", "bitext") | {
+        out.append(base_row(key, pair, corpus[s.code], corpus[t.code], "translation", "bitext") | {
             "instruction": instruction, "input": input_, "output": t_text, "template_id": tpl.id,
             "backend": "bitext", "_qc_source": s_text, "_qc_target": t_text})
     return out
@@ -177,7 +179,7 @@ def instruction_examples(rec: dict, src: Language, targets: Sequence[Language], 
             if rec["messages"] is not None and variant == "target_instruction_target_response":
                 continue
             key = f"instruction:{rec['id']}:{src.code}:{tgt.code}:{variant}"
-            row = base_row(key, rec, src.code, tgt.code, "translated_instruction", variant)
+            row = base_row(key, rec, src.corpus_code(), tgt.corpus_code(), "translated_instruction", variant)
             row.update(_variant_fields(rec, src, tgt, variant, library, seed, key))
             out.append(row)
     return out
@@ -212,6 +214,7 @@ def _variant_fields(rec, src, tgt, variant, library, seed, key) -> dict:
 
 
 def base_row(key: str, rec: dict, src: str, tgt: str, task_type: str, variant: str) -> dict:
+    """An example row; ``src``/``tgt`` are corpus codes (``deu_Latn``), as ``xcurate run`` writes them."""
     return {"id": example_id(key), "source_id": rec["id"], "source": rec["source"], "src_lang": src,
             "tgt_lang": tgt, "task_type": task_type, "variant": variant, "instruction": None, "input": None,
             "output": None, "template_id": None, "backend": None, "model": None,

@@ -41,9 +41,14 @@ import regex
 NO_SPACE_SCRIPTS = ("Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar", "Tibetan")
 NO_SPACE_SCRIPT_CODES = ("Hani", "Hira", "Kana", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt")
 _NO_SPACE_CLASS = "".join(f"\\p{{{s}}}" for s in NO_SPACE_SCRIPTS)
+NO_SPACE_CLASS = _NO_SPACE_CLASS  # regex class body: the letters of scripts written without spaces
 # The one token regex (split_words, MinHash shingles, decontamination n-grams), in the syntax
 # shared by Python's `regex` module and Rust's `regex` crate (polars `str.extract_all`).
-TOKEN_PATTERN = rf"[{_NO_SPACE_CLASS}]\p{{M}}*|[^\s{_NO_SPACE_CLASS}\p{{P}}\p{{S}}]+"  # marks stay on their letter
+# Apostrophe-like marks between letters are part of the word: Uzbek o‘zbek / o'zbek, Hawaiian, Hebrew
+# transliteration, English don't (the modifier letters ʻ ʼ are letters, \p{Lm}, and never split).
+APOSTROPHES = "'’‘`´"
+_WORD_PART = rf"[^\s{_NO_SPACE_CLASS}\p{{P}}\p{{S}}]+"
+TOKEN_PATTERN = rf"[{_NO_SPACE_CLASS}]\p{{M}}*|{_WORD_PART}(?:[{APOSTROPHES}]{_WORD_PART})*"  # marks stay on their letter
 _TOKEN_RE = regex.compile(TOKEN_PATTERN)
 
 
@@ -183,7 +188,7 @@ _CLITIC = r"(?:(?<={_W})['’][sS](?!{_W}))"
 
 # spaCy keeps runs of these symbols as one token ("...", "--", "``", "''").
 _SYMBOL_RUN = r"\.{2,}|-{2,}|`{2,}|'{2,}|_{2,}|={2,}|\*{2,}|~{2,}"
-_APOSTROPHE = rf"['’](?={_W})(?![sS](?!{_W}))"
+_APOSTROPHE = rf"[{APOSTROPHES}](?={_W})(?![sS](?!{_W}))"
 
 
 def _token_re(extra_join: str = "", clitics: str = "", apostrophe: str = _APOSTROPHE, wchar: str = _W,

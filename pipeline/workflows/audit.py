@@ -39,10 +39,13 @@ from xcurate.engine.manifest import MANIFEST_FILE
 from xcurate.engine.runner import run_pipeline
 from xcurate.errors import RunError, UserError
 from xcurate.contamination.verify import CANDIDATE, VERIFIED
-from xcurate.stages.decontaminate import NgramDecontaminate, XlingDecontaminate, language_coverage, load_suite_for
+from xcurate.stages.decontaminate import (NgramDecontaminate, TranslatedDecontaminate, XlingDecontaminate,
+                                          language_coverage, load_suite_for)
 
 AUDIT_FILES = ("audit.json", "audit.html")
-_FLAG_COLUMNS = {"contamination": "same_language", "contamination_xling": "cross_lingual"}
+_FLAG_COLUMNS = {"contamination": "same_language", "contamination_translated": "translated",
+                 "contamination_xling": "cross_lingual"}
+_KINDS = ("same_language", "translated", "cross_lingual")
 _WRITTEN_COLUMNS = ["id", "source", "language", "text", *_FLAG_COLUMNS]
 
 
@@ -84,11 +87,12 @@ def _cmd_audit(args) -> int:
                    overrides=args.set, overwrite=args.overwrite)
     t = report["totals"]
     print(f"audited {t['documents']} documents ({t['chars'] / 1e6:.1f} M chars) in {report['seconds']:.1f} s: "
+          f"{t['benchmark_items_found']} benchmark items found in any language ("
           f"{t['items_found_same_language']} items found same-language, {t['items_found_cross_lingual']} "
           f"cross-lingually (verified; {t['items_candidate_cross_lingual']} more unverified candidates), of "
-          f"{t['items']}; wrote {report['paths']['json']} and {report['paths']['html']}")
+          f"{t['items']} item x language pairs); wrote {report['paths']['json']} and {report['paths']['html']}")
     if t["languages_not_checked_cross_lingually"]:
-        print("not checked cross-lingually (encoder does not cover them): "
+        print("not checked cross-lingually (no original, human or machine translation, nor the encoder covers them): "
               + ", ".join(t["languages_not_checked_cross_lingually"]))
     return 0
 
@@ -117,8 +121,12 @@ def audit_config(inputs: Sequence[str], benchmarks: str, benchmarks_root: Option
     resources = {"resources": {"num_cpus": 1, "concurrency": concurrency}} if concurrency else {}
     stages = [{"type": NgramDecontaminate.name, "params": {**suite, "ngram": ngram}, **resources}]
     if cross_lingual:
+        # translated suites first: languages with an original, a human or a machine translation are
+        # matched same-language (fast); the encoder embeds only documents in the other languages
+        stages.append({"type": TranslatedDecontaminate.name, "params": {**suite, "encoder": encoder,
+                                                                         "keep_candidates": True}, **resources})
         xling = {**suite, "encoder": encoder, "prefilter": prefilter, "keep_candidates": True,
-                 "languages": list(xling_languages or []) or None}
+                 "languages": list(xling_languages or []) or None, "skip_translated_languages": True}
         if threshold is not None:
             xling["threshold"] = threshold
         stages.append({"type": XlingDecontaminate.name, "params": xling, **resources})
@@ -178,8 +186,13 @@ def flagged_matches(outdir: str, manifest: dict) -> List[dict]:
         for doc in table.to_pylist():
             for column, kind in _FLAG_COLUMNS.items():
                 for m in doc.get(column) or []:
-                    score = m["matched_ngrams"] if kind == "same_language" else m["score"]
-                    rows.append({"kind": kind, "confidence": m.get("confidence") or VERIFIED,
+                    score = {"same_language": m.get("matched_ngrams"), "translated": m.get("containment")}.get(
+                        kind, m.get("score"))
+                    if kind == "translated" and m.get("origin") == "original":
+                        kind_of = "same_language"  # a fuzzy match of the original text itself
+                    else:
+                        kind_of = kind
+                    rows.append({"kind": kind_of, "confidence": m.get("confidence") or VERIFIED,
                                  "signal": m.get("signal") or "ngram_overlap",
                                  "benchmark": m["benchmark"], "item_id": m["item_id"],
                                  "item_language": m["item_language"], "doc_id": doc["id"], "source": doc["source"],
@@ -199,10 +212,11 @@ def coverage_of(manifest: dict) -> Dict[str, dict]:
     """Per corpus language: documents, covered by the cross-lingual check (True / False / None =
     unknown encoder) and the encoder; from the xling stage's manifest notes, or all not covered
     when the audit ran without it."""
-    for st in manifest["stages"]:
-        notes = (st.get("notes") or {}).get("cross_lingual_coverage")
-        if notes is not None:
-            return notes
+    for key in ("language_routes", "cross_lingual_coverage"):  # routes (translated suites + encoder) first
+        for st in manifest["stages"]:
+            notes = (st.get("notes") or {}).get(key)
+            if notes is not None:
+                return notes
     return {lang: {**row, "covered": False, "encoder": None}
             for lang, row in language_coverage("none", manifest["languages"]).items()}
 
@@ -227,9 +241,11 @@ def _grouped_evidence(matches: List[dict], items_by_key: dict, max_items: int, m
 def _language_rows(coverage: Dict[str, dict], found: List[dict]) -> Dict[str, dict]:
     docs_by_lang: Dict[str, set] = defaultdict(set)
     for m in found:
-        if m["kind"] == "cross_lingual" and m["confidence"] == VERIFIED:
+        if m["kind"] != "same_language" and m["confidence"] == VERIFIED:
             docs_by_lang[m["doc_language"] or "und"].add(m["doc_id"])
-    return {lang: {**row, "cross_lingual": "checked" if row["covered"] else "not checked"
+    return {lang: {**row, "route": row.get("route") or (f"encoder ({row['encoder']})" if row["covered"] else
+                                                        "not covered"),
+                   "cross_lingual": "checked" if row["covered"] else "not checked"
                    if row["covered"] is False else "unknown coverage",
                    "documents_with_cross_lingual_matches": len(docs_by_lang.get(lang, ()))}
             for lang, row in coverage.items()}
@@ -240,7 +256,7 @@ def build_report(suite: BenchmarkSuite, found: List[dict], documents: int, chars
     """Per benchmark x item language: items, found same-language / cross-lingually (verified) /
     either, shares, candidates, evidence grouped by item; per corpus language: coverage."""
     items_by_key = {(it.benchmark, it.language, it.item_id): it for it in suite.items}
-    hit: Dict[str, set] = {"same_language": set(), "cross_lingual": set(), "candidate": set()}
+    hit: Dict[str, set] = {"same_language": set(), "translated": set(), "cross_lingual": set(), "candidate": set()}
     docs_by: Dict[tuple, set] = defaultdict(set)
     matches_by: Dict[tuple, List[dict]] = defaultdict(list)
     for m in sorted(found, key=lambda r: (-(r["score"] or 0), str(r["doc_id"]))):
@@ -249,13 +265,14 @@ def build_report(suite: BenchmarkSuite, found: List[dict], documents: int, chars
         if m["confidence"] == VERIFIED:
             docs_by[key].add(m["doc_id"])
         matches_by[(m["benchmark"], m["item_language"], m["kind"])].append(m)
-    hit["candidate"] -= hit["cross_lingual"]
+    hit["candidate"] -= hit["cross_lingual"] | hit["translated"]
     table = []
     for (bench, lang), n in sorted(suite.counts().items()):
         if not n:
             continue
-        same, xl, cand = ({k for k in hit[kind] if k[:2] == (bench, lang)}
-                          for kind in ("same_language", "cross_lingual", "candidate"))
+        same, tr, xl, cand = ({k for k in hit[kind] if k[:2] == (bench, lang)}
+                              for kind in ("same_language", "translated", "cross_lingual", "candidate"))
+        xl = xl | tr
         table.append({"benchmark": bench, "language": lang, "items": n,
                       "found_same_language": len(same), "share_same_language": round(len(same) / n, 6),
                       "found_cross_lingual": len(xl), "share_cross_lingual": round(len(xl) / n, 6),
@@ -264,13 +281,16 @@ def build_report(suite: BenchmarkSuite, found: List[dict], documents: int, chars
                       "documents": len({d for k in same | xl for d in docs_by.get(k, ())}),
                       "evidence": {kind: _grouped_evidence(matches_by.get((bench, lang, kind), []), items_by_key,
                                                            max_evidence)
-                                   for kind in ("same_language", "cross_lingual")}})
+                                   for kind in _KINDS}})
     languages = _language_rows(coverage or {}, found)
     return {"suite_name": suite.name, "benchmarks": table, "languages": languages,
             "totals": {"documents": documents, "chars": chars, "items": len(suite.items),
                        "documents_with_matches": len({m["doc_id"] for m in found if m["confidence"] == VERIFIED}),
                        "items_found_same_language": len(hit["same_language"]),
-                       "items_found_cross_lingual": len(hit["cross_lingual"]),
+                       "items_found_cross_lingual": len(hit["cross_lingual"] | hit["translated"]),
+                       "items_found_translated_suite": len(hit["translated"]),
+                       # a benchmark item found in any language by any route (item ids join translations)
+                       "benchmark_items_found": len({(k[0], k[2]) for kind in _KINDS for k in hit[kind]}),
                        "items_candidate_cross_lingual": len(hit["candidate"]),
                        "languages_not_checked_cross_lingually": sorted(
                            lang for lang, row in languages.items() if not row["covered"])}}
@@ -338,11 +358,13 @@ def _coverage_html(languages: Dict[str, dict]) -> List[str]:
     e = html.escape
     out = ["<h2>Cross-lingual coverage per corpus language</h2><p>A language the encoder does not cover was "
            "<b>not checked</b> cross-lingually: no finds there does not mean clean.</p><table><tr><th>language</th>"
-           "<th>documents</th><th>cross-lingual check</th><th>encoder</th><th>documents matched</th></tr>"]
+           "<th>documents</th><th>cross-lingual check</th><th>route</th><th>encoder</th><th>documents matched</th>"
+           "</tr>"]
     for lang, row in languages.items():
         cls = "" if row["covered"] else " class=warn"
         out.append(f"<tr{cls}><td>{e(lang)}</td><td class=num>{row['documents']}</td><td>{e(row['cross_lingual'])}"
-                   f"</td><td>{e(str(row['encoder']))}</td><td class=num>"
+                   f"</td><td>{e(', '.join(row.get('routes') or [row['route']]))}</td><td>{e(str(row['encoder']))}</td>"
+                   f"<td class=num>"
                    f"{row['documents_with_cross_lingual_matches']}</td></tr>")
     out.append("</table>")
     return out

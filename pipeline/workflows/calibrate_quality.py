@@ -64,10 +64,11 @@ def document_statistics(text: str, words: List[str], settings: dict) -> dict:
                         ("fineweb_quality", fineweb_quality)):
         measured.update(check(text, words, {**settings[name], **MEASURE_ONLY[name]})[1])
     prefix = [0, *accumulate(map(len, words))]
+    spaces = settings["gopher_repetition"].get("top_n_gram_spaces", "always")
     return {
         **{k: measured[k] for k in ("dup_line_frac", "line_punct_ratio", "list_ratio", "avg_word_length",
                                     "alpha_words_ratio") if k in measured},
-        **{f"top_{n}": top_ngram_chars(words, n) / len(text) for n in TOP_N if len(words) >= n},
+        **{f"top_{n}": top_ngram_chars(words, n, spaces) / len(text) for n in TOP_N if len(words) >= n},
         **{f"dup_{n}": duplicated_ngram_chars(words, n, prefix) / len(text) for n in DUP_N},
     }
 

@@ -285,7 +285,7 @@ def _reject(rec: dict, reason: str, task_type: str) -> dict:
 def _translation_rows(task: TranslationTask, path, path2, table, library, common):
     from xcurate.synth.tasks import translation_examples
 
-    wanted = {table.resolve(c).code for c in task.languages} if task.languages else None
+    wanted = {table.resolve(c).corpus_code() for c in task.languages} if task.languages else None
     kept = 0
     for pair in iter_bitext(task.input, path, path2):
         if task.max_pairs_per_file is not None and kept >= task.max_pairs_per_file:
@@ -294,7 +294,8 @@ def _translation_rows(task: TranslationTask, path, path2, table, library, common
             yield 1, [_reject(pair, pair["drop_reason"], "translation")]
             continue
         src, tgt = table.get(pair["src_lang"]), table.get(pair["tgt_lang"])
-        if wanted is not None and (src is None or src.code not in wanted) and (tgt is None or tgt.code not in wanted):
+        if wanted is not None and (src is None or src.corpus_code() not in wanted) and \
+                (tgt is None or tgt.corpus_code() not in wanted):
             continue  # not selected (filtered by configuration, not a rejection)
         if src is None or tgt is None:
             bad = pair["src_lang"] if src is None else pair["tgt_lang"]
@@ -304,7 +305,8 @@ def _translation_rows(task: TranslationTask, path, path2, table, library, common
             yield 1, [_reject(pair, "too_long", "translation")]
             continue
         kept += 1
-        pair = dict(pair, src_lang=src, tgt_lang=tgt)
+        pair = dict(pair, src_lang=src, tgt_lang=tgt, src_code=table.corpus_code(pair["src_lang"]),
+                    tgt_code=table.corpus_code(pair["tgt_lang"]))
         rows = translation_examples(pair, task.directions, library, common["seed"],
                                     common["target_language_template_rate"])
         for r in rows:
@@ -318,7 +320,7 @@ def _instruction_rows(task: InstructionTask, path, table, library, common):
 
     src = table.resolve(task.input.lang)
     targets = [table.resolve(c) for c in task.target_languages]
-    targets = [t for t in targets if t.code != src.code]
+    targets = [t for t in targets if t.corpus_code() != src.corpus_code()]
     kept = 0
     for rec in iter_instructions(task.input, path):
         if task.max_records_per_file is not None and kept >= task.max_records_per_file:
