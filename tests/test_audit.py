@@ -121,3 +121,30 @@ def test_audit_bad_input_is_a_clear_error(tmp_path, capsys):
     (killed / "_xc_run.json").write_text("{}")
     rc = main(["audit", "--benchmarks", _suite(tmp_path), "-o", str(tmp_path / "o"), str(killed)])
     assert rc == 2 and "incomplete" in capsys.readouterr().err
+
+
+def test_audit_labels_languages_when_the_input_has_none(tmp_path, ray_local):
+    """A raw corpus without a language field: `langid` labels it first (dropping nothing), so the report
+    names real languages instead of putting every document under `und`."""
+    suite = _suite(tmp_path)
+    write_jsonl(tmp_path / "raw.jsonl", [{"id": "leak-en", "text": FILLER + CONTEXT + " " + FILLER},
+                                         {"id": "clean-de", "text": FILLER_DE * 3}])
+    out = tmp_path / "audit"
+    assert main(["audit", "--benchmarks", suite, "-o", str(out), "--cache-dir", str(tmp_path / "cache"),
+                 "--no-cross-lingual", "--set", "ray.num_cpus=2", str(tmp_path / "raw.jsonl")]) == 0
+    report = json.loads((out / "audit.json").read_text())
+    assert set(report["languages"]) == {"eng_Latn", "deu_Latn"}
+    assert report["totals"]["documents"] == 2 and report["totals"]["items_found_same_language"] == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    names = [st["name"] for st in manifest["stages"]]
+    assert names[:3] == ["read", "langid", "decontaminate"] and manifest["stages"][1]["kept"] == 2
+
+
+def test_audit_takes_the_language_from_a_named_field(tmp_path):
+    from xcurate.engine.config import load_config
+    from xcurate.workflows.audit import _sample_has_languages, audit_config
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": "a", "text": FILLER, "lang": "en"}])
+    suite = _suite(tmp_path)
+    named = load_config(audit_config([str(tmp_path / "docs.jsonl")], suite, language_field="lang"))
+    assert _sample_has_languages(named)
+    assert not _sample_has_languages(load_config(audit_config([str(tmp_path / "docs.jsonl")], suite)))

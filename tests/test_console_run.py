@@ -35,7 +35,9 @@ def test_quickstart_finishes_on_one_cpu(one_cpu_run):
 def test_console_is_short_and_free_of_ray_noise(one_cpu_run):
     out, proc = one_cpu_run
     console = proc.stdout + proc.stderr
-    lines = console.splitlines()
+    # the periodic progress lines come every 15 s: their number depends on the machine's speed, not on the console
+    heartbeat = re.compile(r"^\[\d+/\d+\] \d+/\d+ units, ")
+    lines = [line for line in console.splitlines() if not heartbeat.match(line)]
     assert len(lines) <= 50, console
     for noise in ("core_worker.cc", "Token authentication", "logging_progress", "Started a local Ray"):
         assert noise not in console

@@ -173,17 +173,28 @@ def files_below(path: str) -> List[str]:
 
 SUMMARY_REASONS = 3  # reasons per stage on the console; the manifest and report.html hold them all
 SUMMARY_LANGUAGES = 10  # languages on the console (most documents first); the manifest and card hold them all
-MIN_REASONS_WIDTH = 24
+MIN_REASONS_WIDTH = 32
 
 
-def reasons_cell(dropped: Dict[str, int], top: Optional[int] = None) -> str:
-    """``a=5, b=2, +3 more (report.html)``: the ``top`` commonest reasons with counts (all when None)."""
+def reasons_cell(dropped: Dict[str, int], top: Optional[int] = None, width: Optional[int] = None,
+                 stage: str = "") -> str:
+    """``a=5, b=2, +3 more (report.html)``: the ``top`` commonest reasons with counts (all when None),
+    broken into lines of at most ``width`` characters between reasons, never inside a reason's name;
+    a ``stage:`` prefix the row already names is left out."""
     ranked = sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))
     shown = ranked if top is None else ranked[:top]
-    cell = ", ".join(f"{k}={v:,}" for k, v in shown)
+    parts = [f"{k[len(stage) + 1:] if stage and k.startswith(stage + ':') else k}={v:,}" for k, v in shown]
     if len(ranked) > len(shown):
-        cell += f", +{len(ranked) - len(shown)} more (report.html)"
-    return cell
+        parts.append(f"+{len(ranked) - len(shown)} more (report.html)")
+    lines: List[str] = []
+    for part in parts:
+        if lines and (width is None or len(lines[-1]) + 2 + len(part) <= width):
+            lines[-1] += ", " + part
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def summary_text(manifest: dict, top_reasons: Optional[int] = None, width: int = 120,
@@ -192,12 +203,13 @@ def summary_text(manifest: dict, top_reasons: Optional[int] = None, width: int =
     from tabulate import tabulate
     headers = ["stage", "in", "kept", "dropped", "modified", "reasons", "task s"]  # seconds summed over tasks
     rows = [[st["name"], st["input"], st["kept"], sum(st["dropped"].values()), st.get("modified", 0),
-             reasons_cell(st["dropped"], top_reasons), f"{st['seconds']:.1f}"] for st in manifest["stages"]]
+             st["dropped"], f"{st['seconds']:.1f}"] for st in manifest["stages"]]
     others = tabulate([r[:5] + r[6:] for r in rows], headers=headers[:5] + headers[6:], tablefmt="simple",
                       intfmt=",", floatfmt=".1f")
     reasons_width = max(MIN_REASONS_WIDTH, width - max(map(len, others.splitlines())) - 2)
-    out = [tabulate(rows, headers=headers, tablefmt="simple", maxcolwidths=[None] * 5 + [reasons_width, None],
-                    intfmt=",", floatfmt=".1f")]
+    for row in rows:
+        row[5] = reasons_cell(row[5], top_reasons, reasons_width, stage=row[0])
+    out = [tabulate(rows, headers=headers, tablefmt="simple", intfmt=",", floatfmt=".1f")]
     langs = sorted(([k, v["documents"], v["chars"]] for k, v in manifest["languages"].items()), key=lambda r: -r[1])
     if langs:
         table = tabulate(langs[:top_languages], headers=["language", "documents", "chars"], tablefmt="simple",

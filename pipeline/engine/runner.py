@@ -249,8 +249,8 @@ def _run_claimed(cfg: LoadedConfig, specs: List[ReadSpec], opts: ReadOptions, ou
     unit_mb = _unit_megabytes(specs)
     stage_names = [s.name for s in cfg.stages]
     done_units = _list_done(outdir) if resuming else []
-    log.info("%s (%.1f MB of input, units ≤ %.1f MB) on %d CPUs%s", _units(len(specs)), sum(unit_mb.values()),
-             opts.unit_bytes / (1 << 20), cpus, f", {gpus} GPUs" if gpus else "")
+    log.info("%s (%.1f MB of input, units ≤ %.1f MB) on %s%s", _units(len(specs)), sum(unit_mb.values()),
+             opts.unit_bytes / (1 << 20), _plural(cpus, "CPU"), f", {_plural(gpus, 'GPU')}" if gpus else "")
 
     unit_files: Optional[List[str]] = None
     segments = _segments(cfg.stages)
@@ -352,8 +352,12 @@ def _stage_counts(counter, streaming: Sequence[ResolvedStage]):
     return lambda: counts_text(counter, names)
 
 
+def _plural(n, noun: str) -> str:
+    return f"{n:g} {noun}" if n == 1 else f"{n:g} {noun}s"
+
+
 def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
+    return _plural(n, "unit")
 
 
 def _todo_mb(unit_mb: Dict[str, float], skip: Sequence[str]) -> float:

