@@ -162,6 +162,23 @@ def test_workers_count_documents_through_each_stage(ray_local):
     assert counts_text(actor, ["normalize"]) == ""
 
 
+def test_a_new_run_gets_a_working_counter_while_the_last_one_is_being_destroyed(ray_local):
+    """Runs one after another in one Ray session: the previous counter's handle was just dropped, so Ray
+    is destroying it when the next run asks for the named actor. The next run must get a live one."""
+    from xcurate.engine.live_counts import counts_text, reset, start_counter
+    for _ in range(5):
+        previous = start_counter()
+        assert previous is not None
+        del previous  # the last handle: Ray starts destroying the actor
+        actor = start_counter()
+        assert actor is not None
+        reset(actor)
+        assert counts_text(actor, ["normalize"]) == ""
+        del actor
+    reset(None)  # no counter: progress without the detail
+    assert counts_text(None, ["normalize"]) == ""
+
+
 def test_detail_ends_the_line_and_cannot_break_it(info_logging):
     details = iter(["docs through normalize 10", RuntimeError("counter gone")])
 

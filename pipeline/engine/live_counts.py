@@ -29,16 +29,36 @@ class StageCounts:
         return dict(self.counts)
 
 
-def start_counter():
-    """The run's counter actor (driver side). It lives as long as the caller holds the handle:
-    hold it for the whole run, and ``reset`` it at the start of each pass."""
+def start_counter(attempts: int = 3):
+    """The run's counter actor (driver side), or None when none can be had: progress detail is
+    best-effort and never fails a run. It lives as long as the caller holds the handle: hold it
+    for the whole run, and ``reset`` it at the start of each pass.
+
+    ``get_if_exists`` can return the counter of an earlier run in the same Ray session while Ray
+    is destroying it (its last handle was just dropped): calls on it fail, so it is tried with a
+    ``reset`` and asked for again once it is gone."""
+    import time
+
     import ray
-    return ray.remote(num_cpus=0)(StageCounts).options(name=ACTOR_NAME, get_if_exists=True).remote()
+    for attempt in range(attempts):
+        try:
+            actor = ray.remote(num_cpus=0)(StageCounts).options(name=ACTOR_NAME, get_if_exists=True).remote()
+            ray.get(actor.reset.remote(), timeout=30)
+            return actor
+        except Exception:  # noqa: BLE001 - a dying counter of an earlier run, or no room for one
+            time.sleep(0.5 * (attempt + 1))
+    return None
 
 
 def reset(actor) -> None:
+    """Start a pass at zero; a lost counter only costs the detail."""
+    if actor is None:
+        return
     import ray
-    ray.get(actor.reset.remote())
+    try:
+        ray.get(actor.reset.remote(), timeout=30)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def count_rows(stage: str, rows: int) -> None:
@@ -57,6 +77,8 @@ def count_rows(stage: str, rows: int) -> None:
 
 def counts_text(actor, stages: Sequence[str], timeout_s: float = 2.0) -> str:
     """``docs through normalize 34,487, langid 20,102`` for the stages of a pass ('' before any)."""
+    if actor is None:
+        return ""
     import ray
     try:
         counts: Optional[Dict[str, int]] = ray.get(actor.snapshot.remote(), timeout=timeout_s)
