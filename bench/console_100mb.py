@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -75,13 +74,13 @@ def main() -> None:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     corpus = resampled_corpus(WORK / f"console_{args.mb:g}mb_input", args.mb)
     out = WORK / f"console_{args.mb:g}mb_out"
-    shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("RAY_ADDRESS", None)
     if args.interval_s is not None:
         env["XCURATE_PROGRESS_INTERVAL_S"] = str(args.interval_s)
     paths = sorted(str(p) for p in corpus.glob("*.jsonl"))
-    command = ["run", str(config_path), "-o", str(out), "--set", f"input.paths={paths}"]
+    # a fresh run each time; --overwrite removes only the files xcurate wrote there (the OUTDIR safety rules)
+    command = ["run", str(config_path), "-o", str(out), "--overwrite", "--set", f"input.paths={paths}"]
     rc, lines, wall = run_console(command, env)
     name = f"console_{args.mb:g}mb"
     text = "\n".join(line for _, _, line in lines) + "\n"
