@@ -38,7 +38,7 @@ from bench._common import RESULTS, shared_data  # noqa: E402
 from bench.build_fineweb2_settings import FLORES_FIT_SENTENCES  # noqa: E402
 from xcurate.stages.langid import load_label_table  # noqa: E402
 from xcurate.resources import data_path  # noqa: E402
-from xcurate.stages.quality import QualityParams, QualityStage  # noqa: E402
+from xcurate.stages.quality import MIXED_WRITING_SYSTEM_SCRIPTS, QualityParams, QualityStage  # noqa: E402
 from xcurate.text.junk import junk_documents  # noqa: E402
 from xcurate.text.words import (count_sentences, dominant_script, dominant_scripts, is_no_space_script,  # noqa: E402
                                 split_words)
@@ -144,13 +144,24 @@ def load_clean(per_source: int, rng: random.Random) -> dict:
 
 
 def tatoeba_sentences(data: Path) -> dict:
-    """{language: [(sentence number, text)]} of Tatoeba, the language labelled from its code and script."""
+    """{language: [(sentence number, text)]} of Tatoeba, each sentence labelled from its code and its own script:
+    a code's sentences may be in two alphabets (Lingua Franca Nova: Latin and Cyrillic; Serbian, Uzbek), and a
+    Latin sentence is no reference text for ``lfn_Cyrl``. Han, kana and Hangul mix within one writing system (a
+    Japanese sentence of kanji only is "Hani"), so there, and for sentences without letters, the code's script
+    (of its first 20 sentences) is the label."""
     by_code = defaultdict(list)
     with gzip.open(data / "corpus" / "tatoeba_laser_v1.jsonl.gz", "rt", encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
             by_code[r["lang"]].append((int(r["id"].rsplit(".", 1)[1]), r["text"]))
-    return {label(code3, dominant_script(" ".join(t for _, t in pairs[:20]))): pairs for code3, pairs in by_code.items()}
+    by_lang = defaultdict(list)
+    for code3, pairs in by_code.items():
+        code_script = dominant_script(" ".join(t for _, t in pairs[:20]))
+        for pair, script in zip(pairs, dominant_scripts([t for _, t in pairs])):
+            mixed = {script, code_script} & MIXED_WRITING_SYSTEM_SCRIPTS
+            by_lang[label(code3, code_script if mixed else script)].append(pair)
+    return dict(by_lang)
+
 
 
 def is_tatoeba_fit_sentence(number: int) -> bool:

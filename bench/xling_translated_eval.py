@@ -19,11 +19,17 @@ documents, random fit/test split), three routes:
   within one language (arb→ars is nearly a copy in FLORES: it measures little). This measures how
   well the matcher tolerates a different translator, not any particular MT model.
 
+The human route's clean side also holds ``--hard-clean-per-lang`` hard clean documents per language
+(``bench/xling_hard_clean.py``: out-of-suite items of the same benchmarks, same-article FLORES and XQuAD
+passages, nearest look-alike sentences, Tatoeba paraphrases); false positives are reported per language
+with the one-sided 95% Clopper-Pearson upper bound, and per ``min_containment`` at the shipped settings.
+The documents carry their language, as after ``langid`` (no cosine across languages, as in the stage).
+
 Each route: candidates by character n-gram containment, verification by the shipped settings
 (near-exact containment, or same-language USE-m3 cosine where USE-m3 covers the language) and by
 settings fitted on ``fit`` (reported on ``test``).
 
-    python bench/xling_translated_eval.py [--per-lang 3] [--out bench/results/xling_translated_eval.json]
+    python bench/xling_translated_eval.py [--per-lang 3] [--hard-clean-per-lang 400] [--out ...json]
 """
 from __future__ import annotations
 
@@ -45,12 +51,14 @@ sys.path.insert(0, REPO)
 from bench._common import write_json  # noqa: E402
 
 from bench.make_contamination_eval import data_path, plant  # noqa: E402
+from bench.xling_hard_clean import flores_variety_clean, fp_summary, hard_clean_cases  # noqa: E402
 from bench.xling_eval import (COVERED, SUITE_FORMATS, UNCOVERED, _brief, build_cases, in_suite,  # noqa: E402
                               load_formats, load_hosts, limit_items)
 
 FLORES_VARIETIES = (("nob_Latn", "nno_Latn", "no", None), ("pes_Arab", "prs_Arab", "fa", "fa"),
                     ("arb_Arab", "ars_Arab", "ar", "ar"), ("zsm_Latn", "ind_Latn", "ms", "id"))
 GMT_SUITE_SOURCE = "it"
+EXACT_GRID = (0.6, 0.7, 0.8, 0.9)  # exact_containment settings tried by ``fit``
 
 
 def _suite_record(fmt: str, lang: str, pid: str, entry: dict, en: dict) -> dict:
@@ -87,25 +95,35 @@ def write_human_suite(formats, directory: str) -> str:
 
 # ----------------------------------------------------------------------------- scoring
 
-def score_hits(stage, texts):
-    """Every candidate (containment ≥ the stage's min) with its same-language cosine where the encoder covers it."""
+def score_hits(stage, texts, languages=None):
+    """Every candidate (containment ≥ the stage's min) with its same-language cosine where the encoder covers it;
+    with ``languages`` (the documents' language column, as the stage reads it) no cosine across languages."""
     hits = stage.index.match(texts, stage.params.min_containment)
-    cos = stage._cosines(texts, [h for h in hits if stage._has_cosine(h.unit)])
-    return [(h, cos.get((h.doc, h.unit, h.start))) for h in hits]
+    cos = stage._cosines(texts, [h for h in hits if stage._has_cosine(h.unit) and stage._same_language(h, languages)])
+    copies = stage.copy_shares(texts, hits, least=min(EXACT_GRID))
+    return [(h, cos.get((h.doc, h.unit, h.start)), copies.get(h)) for h in hits]
 
 
-def select(stage, texts, scored, exact: float, verified_cos: float, min_containment: float = 0.0) -> Dict[int, set]:
-    """doc → verified item numbers under these settings."""
+def select(stage, texts, scored, exact: float, verified_cos: float, min_containment: float = 0.0
+           ) -> Dict[int, Dict[int, dict]]:
+    """doc → {verified item number: the evidence (signal, containment, cosine, span)} under these settings."""
     from xcurate.contamination.verify import VERIFIED, verify_same_language
-    found: Dict[int, set] = defaultdict(set)
-    for h, c in scored:
+    found: Dict[int, Dict[int, dict]] = defaultdict(dict)
+    for h, c, copy in scored:
         if h.containment < min_containment:
             continue
-        conf, _ = verify_same_language(stage.index.unit_texts[h.unit], texts[h.doc][h.start:h.end], h.containment,
-                                       c, exact, verified_cos)
+        span = texts[h.doc][h.start:h.end]
+        conf, signal = verify_same_language(stage.index.unit_texts[h.unit], span, h.containment, c, exact,
+                                            verified_cos, copy)
         if conf == VERIFIED:
-            found[h.doc].update(stage.index.items_of(h.unit).tolist())
+            evidence = {"signal": signal, "containment": round(h.containment, 3),
+                        "cosine": None if c is None else round(c, 3), "span": span[:160]}
+            found[h.doc].update(dict.fromkeys(stage.index.items_of(h.unit).tolist(), evidence))
     return found
+
+
+def _short(m: dict) -> dict:
+    return {k: v for k, v in _brief(m).items() if k != "false_positives_by_language"}
 
 
 def metrics(cases, found, meta, split: str, covered=lambda c: True) -> dict:
@@ -121,22 +139,29 @@ def metrics(cases, found, meta, split: str, covered=lambda c: True) -> dict:
                 groups[key]["n"] += 1
                 groups[key]["found"] += hit
         else:
-            for key in (c["kind"], "negatives_and_clean"):
+            for key in (c["kind"], "negatives_and_clean", f"negatives_and_clean.{c['lang']}",
+                        *([f"hard_clean.{c['format']}"] if c["kind"] == "hard_clean" else [])):
                 groups[key]["n"] += 1
                 groups[key]["false_positive_docs"] += bool(items)
             if items:
-                examples.append({"doc": c["id"], "items": sorted({"/".join(meta[i][:3]) for i in items})[:3]})
+                first = min(items)
+                examples.append({"doc": c["id"], "items": sorted({"/".join(meta[i][:3]) for i in items})[:3],
+                                 **items[first]})
     pos, neg = groups["positive"], groups["negatives_and_clean"]
     return {"positives": pos["n"], "recall": round(pos["found"] / max(pos["n"], 1), 4),
             "negative_and_clean_docs": neg["n"], "false_positive_docs": neg["false_positive_docs"],
             "false_positives_per_1000": round(1000 * neg["false_positive_docs"] / max(neg["n"], 1), 2),
-            "groups": {k: dict(v) for k, v in sorted(groups.items())}, "false_positive_examples": examples[:10]}
+            "false_positives_per_1000_upper95": fp_summary(neg["false_positive_docs"], neg["n"])["per_1000_upper95"],
+            "false_positives_by_language": {k.split(".", 1)[1]: fp_summary(v["false_positive_docs"], v["n"])
+                                            for k, v in sorted(groups.items())
+                                            if k.startswith("negatives_and_clean.")},
+            "groups": {k: dict(v) for k, v in sorted(groups.items())}, "false_positive_examples": examples[:20]}
 
 
 def fit(stage, texts, scored, cases) -> tuple:
     """Fewest false positives on ``fit``, then the highest recall, then the stricter setting."""
     best = None
-    for exact, cos, least in itertools.product((0.6, 0.7, 0.8, 0.9), [x / 100 for x in range(50, 91, 4)],
+    for exact, cos, least in itertools.product(EXACT_GRID, [x / 100 for x in range(50, 91, 4)],
                                                (0.2, 0.25, 0.3, 0.35)):
         m = metrics(cases, select(stage, texts, scored, exact, cos, least), stage.index.items_meta, "fit")
         key = (-m["false_positive_docs"], m["recall"], exact, cos, least)
@@ -145,7 +170,9 @@ def fit(stage, texts, scored, cases) -> tuple:
     return best[1]
 
 
-def evaluate_route(cases: List[dict], suite: str, cache_dir: str) -> dict:
+def evaluate_route(cases: List[dict], suite: str, cache_dir: str, language_column: bool = True) -> dict:
+    """``language_column``: the documents carry their language (as after ``langid``); the MT simulation
+    stands one close variety in for another (nno for no), so it runs without."""
     from xcurate.stages.decontaminate import TranslatedDecontaminate
     stage = TranslatedDecontaminate(TranslatedDecontaminate.Params(benchmarks=suite, cache_dir=cache_dir))
     t0 = time.time()
@@ -153,7 +180,7 @@ def evaluate_route(cases: List[dict], suite: str, cache_dir: str) -> dict:
     setup_s = time.time() - t0
     texts = [c["text"] for c in cases]
     t0 = time.time()
-    scored = score_hits(stage, texts)
+    scored = score_hits(stage, texts, [c["lang"] for c in cases] if language_column else None)
     match_s = time.time() - t0
     p = stage.params
     shipped = select(stage, texts, scored, p.exact_containment, p.verified_cosine)
@@ -164,8 +191,11 @@ def evaluate_route(cases: List[dict], suite: str, cache_dir: str) -> dict:
             "corpus_mb": round(sum(len(t.encode()) for t in texts) / 1e6, 3),
             "shipped": {"exact_containment": p.exact_containment, "verified_cosine": p.verified_cosine,
                         **{s: metrics(cases, shipped, meta, s) for s in ("fit", "test", "all")}},
-            "candidates_by_containment": {m: sum(h.containment >= m for h, _ in scored)
+            "candidates_by_containment": {m: sum(h.containment >= m for h, _, _ in scored)
                                           for m in (0.2, 0.25, 0.3, 0.35)},
+            "shipped_by_min_containment": {m: _short(metrics(cases, select(stage, texts, scored, p.exact_containment,
+                                                                           p.verified_cosine, m), meta, "all"))
+                                           for m in (0.2, 0.25, 0.3, 0.35)},
             "fitted_on_fit": {"exact_containment": exact, "verified_cosine": cos, "min_containment": least,
                               "test": metrics(cases, select(stage, texts, scored, exact, cos, least), meta, "test")}}
 
@@ -191,10 +221,11 @@ def _case(cases, rng, kind, lang, fmt, host, text, truth):
                   "truth": truth, "text": doc, "split": "fit" if rng.random() < 0.5 else "test"})
 
 
-def mt_sim_cases(directory: str, per_source: int, clean: int, seed: int):
+def mt_sim_cases(directory: str, per_source: int, clean: int, seed: int, hard_clean: int = 0):
     """(cases, suite path) of the two MT-variance simulations (module docstring)."""
     import yaml
     rng = random.Random(seed)
+    hard_rng = random.Random(seed + 1)  # the hard clean side leaves the positives and negatives as they were
     gmt: Dict[str, Dict[str, dict]] = defaultdict(dict)
     for r in _jsonl(data_path("benchmarks", "xcopa_translate_test_en.jsonl")):
         gmt[r["source_lang"]][r["parallel_id"]] = r
@@ -237,6 +268,17 @@ def mt_sim_cases(directory: str, per_source: int, clean: int, seed: int):
             for i, host in enumerate(hosts[:clean]):
                 cases.append({"id": f"clean.{corpus_code}.{i}", "kind": "clean", "lang": corpus_code, "format": "",
                               "truth": [], "text": host, "split": "fit" if rng.random() < 0.5 else "test"})
+            leaked = {p for p in flores[corpus_code] if in_suite(p)}
+            for text in flores_variety_clean(corpus_code, leaked, hard_clean, seed):
+                _case(cases, hard_rng, "hard_clean", corpus_code, "flores_same_article", hard_rng.choice(hosts), text,
+                      [])
+    # other XCOPA items, Google-MT from the other source languages, as exercise sheets of 3-5 items
+    pool = [gmt[src][p] for src in sorted(gmt) if src != GMT_SUITE_SOURCE for p in sorted(gmt[src])
+            if not in_suite(p) and not gmt[src][p].get("changed")]
+    for _ in range(hard_clean):
+        sheet = "\n\n".join(f"{n}. {layout('premise', triple(r), hard_rng)}"
+                             for n, r in enumerate(hard_rng.sample(pool, hard_rng.randint(3, 5)), 1))
+        _case(cases, hard_rng, "hard_clean", "en", "exam_mix", hard_rng.choice(en_hosts), sheet, [])
     for i, host in enumerate(en_hosts[:clean * 2]):
         cases.append({"id": f"clean.en.{i}", "kind": "clean", "lang": "en", "format": "", "truth": [], "text": host,
                       "split": "fit" if rng.random() < 0.5 else "test"})
@@ -252,7 +294,7 @@ def mt_sim_cases(directory: str, per_source: int, clean: int, seed: int):
 
 
 def run(per_lang: int, seed: int, cache_dir: str, clean_per_lang: int = 25, max_items: int = 0,
-        langs=COVERED + UNCOVERED, mt_per_source: int = 12) -> dict:
+        langs=COVERED + UNCOVERED, mt_per_source: int = 12, hard_clean_per_lang: int = 400) -> dict:
     from bench import xling_eval
     xling_eval._CLEAN_PER_LANG["covered"] = clean_per_lang
     formats = load_formats(langs)
@@ -260,11 +302,12 @@ def run(per_lang: int, seed: int, cache_dir: str, clean_per_lang: int = 25, max_
         limit_items(formats, max_items)
     hosts = load_hosts(langs, per_lang, seed, formats)
     cases = build_cases(formats, hosts, per_lang, seed)
+    cases += hard_clean_cases(formats, hosts, hard_clean_per_lang, seed)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         out["human"] = evaluate_route(cases, write_human_suite(formats, tmp), cache_dir)
-        mt_cases, mt_suite = mt_sim_cases(tmp, mt_per_source, clean_per_lang, seed)
-        out["mt_sim"] = evaluate_route(mt_cases, mt_suite, cache_dir)
+        mt_cases, mt_suite = mt_sim_cases(tmp, mt_per_source, clean_per_lang, seed, hard_clean_per_lang)
+        out["mt_sim"] = evaluate_route(mt_cases, mt_suite, cache_dir, language_column=False)
     return out
 
 
@@ -273,19 +316,22 @@ def main(argv=None) -> int:
     ap.add_argument("--per-lang", type=int, default=3, help="positives and hard negatives per format x language")
     ap.add_argument("--clean-per-lang", type=int, default=25)
     ap.add_argument("--mt-per-source", type=int, default=12, help="MT-sim positives/negatives per source or pair")
+    ap.add_argument("--hard-clean-per-lang", type=int, default=400,
+                    help="hard clean documents per language (bench/xling_hard_clean.py), human route")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", default=os.path.join(REPO, "bench", "work", "xling_cache"))
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "xling_translated_eval.json"))
     args = ap.parse_args(argv)
     t0 = time.time()
-    result = run(args.per_lang, args.seed, args.cache_dir, args.clean_per_lang, mt_per_source=args.mt_per_source)
+    result = run(args.per_lang, args.seed, args.cache_dir, args.clean_per_lang, mt_per_source=args.mt_per_source,
+                 hard_clean_per_lang=args.hard_clean_per_lang)
     args_used = " ".join(argv if argv is not None else sys.argv[1:])
     result.update(command=f"python bench/xling_translated_eval.py {args_used}".strip(),
                   seconds=round(time.time() - t0, 1), note="machine shared with other jobs: seconds are pessimistic")
-    print(json.dumps({route: {"shipped_test": _brief(r["shipped"]["test"]), "shipped_all": _brief(r["shipped"]["all"]),
+    print(json.dumps({route: {"shipped_test": _short(r["shipped"]["test"]), "shipped_all": _short(r["shipped"]["all"]),
                               "fitted": [r["fitted_on_fit"][k] for k in ("exact_containment", "verified_cosine",
                                                                          "min_containment")],
-                              "fitted_test": _brief(r["fitted_on_fit"]["test"])}
+                              "fitted_test": _short(r["fitted_on_fit"]["test"])}
                       for route, r in result.items() if isinstance(r, dict) and "shipped" in r}, indent=1))
     write_json(args.out, result)
     return 0

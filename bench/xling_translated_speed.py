@@ -13,7 +13,13 @@ SentencePiece vocabulary trained on Tatoeba text because no weights can be downl
 the English items of that suite through ``xcurate.contamination.translations`` on one CPU thread.
 Random weights rarely stop early, so output lengths hit the backend's cap: pessimistic.
 
+Index only (``--index-only``): the setup of ``decontaminate_translated`` for a large suite
+(default ``configs/benchmarks/shared.yaml``: FLORES-200 in 204 languages, XQuAD, XCOPA) in a fresh
+process, cold (builds the fuzzy index into an empty cache) and warm (maps the cached one): process
+wall time, peak RSS, index size on disk; written to ``bench/results/xling_translated_index.json``.
+
     python bench/xling_translated_speed.py [--copies 3] [--mt-items 200]
+    python bench/xling_translated_speed.py --index-only [--suite configs/benchmarks/shared.yaml]
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from bench._common import write_json  # noqa: E402
 from bench.make_contamination_eval import data_path  # noqa: E402
 
 WORK = os.path.join(REPO, "bench", "work", "xling_translated_speed")
@@ -136,14 +143,53 @@ def suite_side(n_items: int) -> dict:
             "note": "per target language; random weights decode to the length cap (1.5 x input + 16 tokens)"}
 
 
+_SETUP_CHILD = """
+import json, resource, sys, time
+from xcurate.stages.decontaminate import TranslatedDecontaminate
+t0 = time.time()
+stage = TranslatedDecontaminate(TranslatedDecontaminate.Params(benchmarks=sys.argv[1], cache_dir=sys.argv[2]))
+stage.setup()
+print(json.dumps({"setup_s": round(time.time() - t0, 1), "items": len(stage.items),
+                  "translated_items": sum(it.origin != "original" for it in stage.items),
+                  "units": len(stage.index.unit_texts), "ngram_keys": int(len(stage.index.keys)),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+
+
+def index_side(suite: str) -> dict:
+    """Cold (empty cache: build) and warm (cached: map) setup of the stage, each in a fresh process."""
+    import shutil
+    cache = os.path.join(WORK, "index_cache")
+    shutil.rmtree(cache, ignore_errors=True)  # bench/work is the bench's own scratch folder
+    out = {"suite": os.path.relpath(suite, REPO)}
+    for phase in ("cold", "warm"):
+        t0 = time.time()
+        done = subprocess.run([sys.executable, "-c", _SETUP_CHILD, suite, cache], check=True, capture_output=True,
+                              text=True, cwd=REPO, env={**os.environ, "XCURATE_SHARED_DATA": os.path.dirname(
+                                  os.path.dirname(data_path("corpus", "x")))})
+        out[phase] = {"process_wall_s": round(time.time() - t0, 1), **json.loads(done.stdout.strip().splitlines()[-1])}
+    out["index_mb_on_disk"] = round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(cache)
+                                        for f in fs) / 1e6, 1)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=3)
     ap.add_argument("--mt-items", type=int, default=200)
     ap.add_argument("--skip-mt", action="store_true", help="corpus side only")
-    ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "xling_translated_speed.json"))
+    ap.add_argument("--index-only", action="store_true", help="only the index build of --suite (module docstring)")
+    ap.add_argument("--suite", default=os.path.join(REPO, "configs", "benchmarks", "shared.yaml"))
+    ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     os.makedirs(WORK, exist_ok=True)
+    if args.index_only:
+        result = {"index": index_side(args.suite),
+                  "command": f"python bench/xling_translated_speed.py {' '.join(argv or sys.argv[1:])}".strip(),
+                  "note": "2-core machine shared with other jobs: seconds are pessimistic"}
+        write_json(args.out or os.path.join(REPO, "bench", "results", "xling_translated_index.json"), result)
+        return 0
+    args.out = args.out or os.path.join(REPO, "bench", "results", "xling_translated_speed.json")
     previous = json.load(open(args.out)) if args.skip_mt and os.path.exists(args.out) else {}
     result = {"corpus_side": corpus_side(args.copies),
               "suite_side_mt": previous.get("suite_side_mt") if args.skip_mt else suite_side(args.mt_items),

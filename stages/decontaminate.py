@@ -389,7 +389,8 @@ class TranslatedDecontaminate(Stage):
         from xcurate.contamination.verify import verify_same_language
         p = self.params
         hits = self.index.match(texts, p.min_containment)
-        need_cos = [h for h in hits if h.containment < p.exact_containment and self._has_cosine(h.unit)
+        copies = self.copy_shares(texts, hits)
+        need_cos = [h for h in hits if copies.get(h, 0.0) < p.exact_containment and self._has_cosine(h.unit)
                     and self._same_language(h, languages)]
         cosines = self._cosines(texts, need_cos)
         found: Dict[int, Dict[int, dict]] = {}
@@ -398,7 +399,7 @@ class TranslatedDecontaminate(Stage):
             passage = texts[h.doc][h.start:h.end]
             cos = cosines.get((h.doc, h.unit, h.start))
             confidence, signal = verify_same_language(unit_text, passage, h.containment, cos, p.exact_containment,
-                                                      p.verified_cosine)
+                                                      p.verified_cosine, copies.get(h))
             if confidence is None or (confidence != VERIFIED and not p.keep_candidates):
                 continue
             for item in self.index.items_of(h.unit).tolist():
@@ -409,6 +410,18 @@ class TranslatedDecontaminate(Stage):
                         (confidence != VERIFIED, -h.containment):
                     found[h.doc][item] = rec
         return found
+
+    def copy_shares(self, texts, hits, least: Optional[float] = None) -> Dict[Any, float]:
+        """hit → ``fuzzy.copy_share`` of its unit around its span, for hits whose rare n-grams look like a copy.
+        The span is widened by half the unit: it ends at the last RARE n-gram, a copy's common ones may lie past it."""
+        from xcurate.contamination.fuzzy import copy_share
+        out = {}
+        for h in hits:
+            if h.containment >= (self.params.exact_containment if least is None else least):
+                unit_text = self.index.unit_texts[h.unit]
+                pad = len(unit_text) // 2 + 10
+                out[h] = copy_share(unit_text, texts[h.doc][max(0, h.start - pad):h.end + pad])
+        return out
 
     def _has_cosine(self, unit: int) -> bool:
         if not self.params.encoder:

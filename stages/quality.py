@@ -3,8 +3,8 @@
 Decisions follow datatrove 0.10's ``GopherRepetitionFilter``, ``GopherQualityFilter``,
 ``C4QualityFilter`` (split on lines) and ``FineWebQualityFilter`` check by check (same order,
 same reasons), computed once per document with C-level string operations and one word list
-shared by the filters: datatrove's own spaCy tokenizer for the language, memoised per whitespace
-chunk (``xcurate.text.words.word_tokenizer``; regex profiles where datatrove has none installed);
+shared by the filters: regex profiles that follow spaCy's rule tokenizers (datatrove's), memoised per
+whitespace chunk (``xcurate.text.words.word_tokenizer``; ``tokenizer.engine: spacy`` for spaCy's own);
 ``tests/test_quality.py`` holds the decisions to >=99% agreement with datatrove's own objects
 on real documents of 26 languages.
 
@@ -18,14 +18,17 @@ datatrove's own filters. The language comes from the ``language`` column (``lang
 ``default_language``; ``xcurate calibrate-quality`` fits a settings folder (``settings_dir``) from
 a reference corpus for languages or domains the shipped settings do not cover.
 
-Four rules of the ``fineweb2`` profile are ours, each measured in ``bench/quality_eval.py`` and off in
+Six rules of the ``fineweb2`` profile are ours, each measured in ``bench/quality_eval.py`` and off in
 ``datatrove_defaults``: stop words count as distinct words (``stop_words_count``), a Guiraud word-diversity
 floor catches keyword lists (``min_word_diversity``), the line-share checks measure documents of one
-or two lines per sentence (``sentence_units_below_lines``), and a top n-gram's characters include only
-the spaces the text has (``top_n_gram_spaces: text``: none between Han/kana/Thai character tokens).
-The settings files also carry a data rule of ``bench/build_fineweb2_settings.py``: ``min_stop_words`` is
-2, 1 or 0 (off) as the language's stop-word list lets >= 95% of its reference documents pass; each
-file's header records the measurement.
+or two lines per sentence (``sentence_units_below_lines``), a top n-gram's characters include only
+the spaces the text has (``top_n_gram_spaces: text``: none between Han/kana/Thai character tokens), n-gram
+shares of a short document are taken of at least ``ngram_share_min_chars`` characters, and a language
+without a stop-word check drops documents not in its script (``script_check_without_stop_words``).
+The settings files also carry data rules of ``bench/build_fineweb2_settings.py``: ``min_stop_words`` is
+2, 1 or 0 (off) as the language's stop-word list lets >= 99% of its reference documents pass, and noise
+thresholds FineWeb-2 fitted on < 10,000 documents are no looser than the script's median; each file's
+header records the measurement.
 
 Like datatrove, C4 removes the lines it rejects and later filters see the shortened text;
 ``c4_rewrite_text`` (default on) also writes it to the ``text`` column of kept documents.
@@ -33,12 +36,12 @@ Like datatrove, C4 removes the lines it rejects and later filters see the shorte
 from __future__ import annotations
 
 import re
-from collections import Counter
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
+import numpy as np
 import pyarrow as pa
 import regex
 import yaml
@@ -156,8 +159,7 @@ class LanguageSettings:
 
 
 def tokenizer_for(language: Optional[str], settings: dict):
-    """The word tokenizer of a language's settings (``tokenizer.engine``: auto = datatrove's spaCy one
-    where it has one, memoised per chunk; regex = the ``tokenizer.profile`` regex)."""
+    """The word tokenizer of a language's settings (``tokenizer.engine``/``profile``, see ``word_tokenizer``)."""
     tok = settings["tokenizer"]
     return word_tokenizer(language, tok.get("engine", "auto"), tok["profile"])
 
@@ -169,12 +171,34 @@ _PARAGRAPH_RE = re.compile(r"\n{2,}")
 _LINES_RE = re.compile("\n+")
 _HAS_ALPHA_RE = regex.compile(r"\p{L}")  # str.isalpha() letters
 _PUNCT_ONLY_RE = regex.compile(r"\p{P}+")
+SYMBOLS_ONLY, PUNCTUATION_ONLY, HAS_LETTER = 1, 2, 4  # word classes, as bits
+_WORD_CLASSES: Dict[str, int] = {}
+_MAX_WORD_CLASSES = 1_000_000
+
 _NO_SPACE_START = regex.compile(f"[{NO_SPACE_CLASS}]")
 _NO_SPACE_END = regex.compile(f"[{NO_SPACE_CLASS}]\\p{{M}}*$")
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                      "use cookies")
+
+
+def word_classes(words: List[str]) -> List[int]:
+    """Bits per word: only datatrove's punctuation characters (a "symbol" word), only Unicode
+    punctuation, has a letter. Memoised per process: words repeat (Zipf), and three regex/strip calls
+    per word token were a third of the quality stage's steady time."""
+    memo = _WORD_CLASSES
+    try:
+        return [memo[w] for w in words]
+    except KeyError:
+        if len(memo) > _MAX_WORD_CLASSES:
+            memo.clear()
+        punct_chars, _ = _punctuation()
+        for w in set(words).difference(memo):
+            memo[w] = ((0 if w.strip(punct_chars) else SYMBOLS_ONLY)
+                       | (PUNCTUATION_ONLY if _PUNCT_ONLY_RE.fullmatch(w) else 0)
+                       | (HAS_LETTER if _HAS_ALPHA_RE.search(w) else 0))
+        return [memo[w] for w in words]
 
 
 def find_duplicates(items: Sequence[str]) -> Tuple[int, int]:
@@ -191,9 +215,9 @@ def find_duplicates(items: Sequence[str]) -> Tuple[int, int]:
 
 
 def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
-    punct_chars, _ = _punctuation()
     n_words = len(words)
-    non_symbol = [w for w in words if w.strip(punct_chars)]
+    classes = word_classes(words)
+    non_symbol = [w for w, c in zip(words, classes) if not c & SYMBOLS_ONLY]
     n_non_symbol = len(non_symbol)
     sig = {"n_words": n_non_symbol}
     if s["min_doc_words"] and n_non_symbol < s["min_doc_words"]:
@@ -221,13 +245,12 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
     sig["end_ellipsis_ratio"] = sum(ln.rstrip().endswith(("...", "…")) for ln in lines) / len(lines)
     if s["max_ellipsis_lines_ratio"] and sig["end_ellipsis_ratio"] > s["max_ellipsis_lines_ratio"]:
         return "gopher_too_many_end_ellipsis", sig
-    search_alpha = _HAS_ALPHA_RE.search
     # datatrove counts every punctuation token as a non-alphabetic "word", so its ratio falls with
     # sentence length (a danda or comma per short clause); Gopher's rule is about words. Symbols
     # (= < > + | © ±) and numbers still count as non-alphabetic: they are what code, tables and noise add.
-    counted = [w for w in words if not _PUNCT_ONLY_RE.fullmatch(w)] if s.get("alpha_ratio_skips_punctuation") \
-        else words
-    sig["alpha_words_ratio"] = sum(1 for w in counted if search_alpha(w)) / max(len(counted), 1)
+    counted = [c for c in classes if not c & PUNCTUATION_ONLY] if s.get("alpha_ratio_skips_punctuation") \
+        else classes
+    sig["alpha_words_ratio"] = sum(1 for c in counted if c & HAS_LETTER) / max(len(counted), 1)
     if s["max_non_alpha_words_ratio"] and sig["alpha_words_ratio"] < s["max_non_alpha_words_ratio"]:
         return "gopher_below_alpha_threshold", sig
     stop_words = s["stop_words"] or ()
@@ -236,6 +259,25 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
     if s["min_stop_words"] and stop_words and sig["stop_words"] < s["min_stop_words"]:  # no list: no check
         return "gopher_enough_stop_words", sig
     return None, sig
+
+
+# Scripts one writing system mixes: Japanese text is Han + kana ("Jpan", or "Hani" when kanji dominate), Korean
+# Hangul + Han; "Zyyy": no letters at all (the other checks judge such text).
+MIXED_WRITING_SYSTEM_SCRIPTS = frozenset({"Hani", "Hira", "Kana", "Jpan", "Hang", "Kore", "Zyyy"})
+
+
+def in_language_script(language: Optional[str], script: Optional[str], s: dict) -> bool:
+    """False for a document whose dominant script is not its language's (``lfn_Cyrl`` text in Arabic letters),
+    where the language has no stop-word check (``script_check_without_stop_words``): the stop words are
+    FineWeb-2's test that a document is in its language, and without them nothing else tests it. ``langid``
+    labels a text in its own script, so this matters for labels that come from elsewhere (a language column,
+    ``default_language``)."""
+    if not (s.get("script_check_without_stop_words") and language and script and "_" in language):
+        return True
+    if s["min_stop_words"] and s["stop_words"]:
+        return True
+    expected = language.split("_", 1)[1]
+    return script == expected or {script, expected} <= MIXED_WRITING_SYSTEM_SCRIPTS or script == "Zyyy"
 
 
 def count_stop_words(words: List[str], stop_words: Sequence[str], how: str, ignore_marks: bool = False) -> int:
@@ -267,16 +309,44 @@ def _stop_words_without_marks(stop_words: Tuple[str, ...]) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(map(without_marks, stop_words)))
 
 
-def top_ngram_chars(words: List[str], n: int, spaces: str = "always") -> int:
+class WordNgrams:
+    """The word n-grams of one document as integer ids: equal n-grams, equal ids (exact, no hashing).
+
+    Why: counting n-grams as Python tuples (a Counter per top n-gram size, datatrove's greedy duplicate
+    scan tuple by tuple for n = 5..10) was about 60% of the quality stage's steady time on the e2e
+    benchmark's text. Ids of n-grams are ranked from the (n-1)-gram ids and the next word with one
+    ``np.unique`` per n; the greedy scan then visits only the positions whose n-gram repeats."""
+
+    def __init__(self, words: List[str]):
+        self.words = words
+        vocab: Dict[str, int] = {}
+        self._ids = {1: np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), np.int64, len(words))}
+
+    def ids(self, n: int) -> np.ndarray:
+        """Id of the n-gram starting at each position 0 .. len(words) - n."""
+        if n not in self._ids:
+            shorter, words = self.ids(n - 1), self._ids[1]
+            if len(shorter) <= 1:
+                return np.zeros(max(len(shorter) - 1, 0), np.int64)
+            keys = shorter[:-1] * (int(words.max()) + 1) + words[n - 1:]  # < len(words)**2: no overflow
+            self._ids[n] = np.unique(keys, return_inverse=True)[1].reshape(-1)
+        return self._ids[n]
+
+    def repeats(self, n: int) -> bool:
+        ids = self.ids(n)
+        return len(ids) > 0 and int(ids.max()) + 1 < len(ids)
+
+
+def top_ngram_chars(words: List[str], n: int, spaces: str = "always", grams: Optional[WordNgrams] = None) -> int:
     """Characters of the most frequent word n-gram times its count; first wins ties. ``spaces``:
     ``always`` joins the words with a space (datatrove); ``text`` counts only the spaces the text has:
     none between two characters of a script written without spaces (Han, kana, Thai, ...), whose
     character tokens would otherwise count almost twice their length (a Chinese 6-gram: 11 characters)."""
-    counts = Counter(zip(*(words[i:] for i in range(n))))
-    best, best_count = None, 0
-    for gram, count in counts.items():  # insertion order = first occurrence, like Counter.most_common(1)
-        if count > best_count:
-            best, best_count = gram, count
+    ids = (grams or WordNgrams(words)).ids(n)
+    per_position = np.bincount(ids)[ids]
+    best_count = int(per_position.max())
+    first = int(np.argmax(per_position == best_count))  # like Counter.most_common(1): first seen of the most frequent
+    best = words[first:first + n]
     if spaces == "always":
         separators = n - 1
     elif spaces == "text":
@@ -287,18 +357,21 @@ def top_ngram_chars(words: List[str], n: int, spaces: str = "always") -> int:
     return (sum(map(len, best)) + separators) * best_count
 
 
-def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int]) -> int:
-    """datatrove's find_all_duplicate: greedy scan, a repeated n-gram's characters count once per repeat."""
+def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int], grams: Optional[WordNgrams] = None) -> int:
+    """datatrove's find_all_duplicate: greedy scan, a repeated n-gram's characters count once per repeat.
+    Positions whose n-gram occurs once can neither be a repeat nor make one, so only the others are visited."""
+    ids = (grams or WordNgrams(words)).ids(n)
+    candidates = np.flatnonzero(np.bincount(ids)[ids] > 1) if len(ids) else ids
     seen = set()
-    repeated, idx, last = 0, 0, len(words) - n + 1
-    while idx < last:
-        gram = tuple(words[idx:idx + n])
+    repeated, idx = 0, 0
+    for position, gram in zip(candidates.tolist(), ids[candidates].tolist()):
+        if position < idx:
+            continue  # inside the last repeat: skipped by the scan, never added to what it has seen
         if gram in seen:
-            repeated += prefix[idx + n] - prefix[idx]
-            idx += n
+            repeated += prefix[position + n] - prefix[position]
+            idx = position + n
         else:
             seen.add(gram)
-            idx += 1
     return repeated
 
 
@@ -318,8 +391,12 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
     if s["dup_line_char_frac"] and line_chars / len(text) > s["dup_line_char_frac"]:
         return "dup_line_char_frac", sig
     spaces = s.get("top_n_gram_spaces", "always")
+    # ours (ngram_share_min_chars): n-gram shares of a short document are taken of at least this many characters;
+    # three mentions of a long legal term in a paragraph are not a repetitive page
+    ngram_chars_of = max(len(text), s.get("ngram_share_min_chars") or 0)
+    grams = WordNgrams(words)
     for n, frac in s["top_n_grams"] or ():
-        if len(words) >= n and top_ngram_chars(words, n, spaces) / len(text) > frac:
+        if len(words) >= n and top_ngram_chars(words, n, spaces, grams) / ngram_chars_of > frac:
             return f"top_{n}_gram", sig
     min_diversity = s.get("min_word_diversity")
     if min_diversity:
@@ -327,10 +404,10 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
         if sig["word_diversity"] < min_diversity:
             return "low_word_diversity", sig
     dup_grams = s["dup_n_grams"] or ()
-    if dup_grams and _has_repeated_ngram(words, min(n for n, _ in dup_grams)):
+    if dup_grams and grams.repeats(min(n for n, _ in dup_grams)):  # no repeated n-gram: none longer repeats
         prefix = [0, *accumulate(map(len, words))]
         for n, frac in dup_grams:
-            if duplicated_ngram_chars(words, n, prefix) / len(text) > frac:
+            if duplicated_ngram_chars(words, n, prefix, grams) / ngram_chars_of > frac:
                 return f"duplicated_{n}_n_grams", sig
     return None, sig
 
@@ -340,14 +417,8 @@ def word_diversity(words: List[str]) -> float:
     distinct words it does not fall with document length on ordinary text (about 3-30 from a 50-word
     note to a book); a keyword list that recombines a handful of words scores below 1. The n-gram
     checks miss such lists: random recombinations of six words rarely repeat a 5-gram."""
-    counted = [w for w in words if not _PUNCT_ONLY_RE.fullmatch(w)]
+    counted = [w for w, c in zip(words, word_classes(words)) if not c & PUNCTUATION_ONLY]
     return len(set(counted)) / len(counted) ** 0.5 if counted else 0.0
-
-
-def _has_repeated_ngram(words: List[str], n: int) -> bool:
-    """Any repeated n-gram? If none repeats, no longer one does either, so the greedy scans can be skipped."""
-    grams = list(zip(*(words[i:] for i in range(n))))
-    return len(set(grams)) < len(grams)
 
 
 def c4_quality(text: str, s: dict, count_sentences, profile: str = "default") -> Tuple[Optional[str], dict, str]:
@@ -445,7 +516,7 @@ class QualityStage(Stage):
             else dominant_scripts(texts)
         reasons, signals, new_texts = [], [], []
         for text, lang, script in zip(texts, languages, scripts):
-            reason, sig, new_text = self.evaluate(text, self.settings.get(lang, script), lang)
+            reason, sig, new_text = self.evaluate(text, self.settings.get(lang, script), lang, script)
             reasons.append(reason)
             signals.append({k: sig.get(k) for k in SIGNAL_FIELDS})
             new_texts.append(new_text if reason is None and self.params.c4_rewrite_text
@@ -462,8 +533,8 @@ class QualityStage(Stage):
             return table.column("language").to_pylist()
         return [self.params.default_language] * n
 
-    def evaluate(self, text: Optional[str], settings: dict,
-                 language: Optional[str] = None) -> Tuple[Optional[str], dict, Optional[str]]:
+    def evaluate(self, text: Optional[str], settings: dict, language: Optional[str] = None,
+                 script: Optional[str] = None) -> Tuple[Optional[str], dict, Optional[str]]:
         """(first failing "filter:reason" or None, signals, text after C4's line removal)."""
         if not text or not text.strip():
             return "quality:empty_text", {}, text
@@ -489,4 +560,7 @@ class QualityStage(Stage):
                 first_reason = f"{name}:{reason}"
                 if not self.params.annotate_only:  # annotate_only measures every filter for tuning
                     break
+        if first_reason is None and "gopher_quality" in self.filters \
+                and not in_language_script(language, script, settings["gopher_quality"]):
+            first_reason = "gopher_quality:not_in_language_script"
         return first_reason, signals, text

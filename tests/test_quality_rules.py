@@ -61,3 +61,42 @@ def test_datatrove_defaults_keep_datatrove_semantics():
     assert settings["gopher_quality"]["stop_words_count"] == "distinct"
     assert not settings["gopher_repetition"].get("min_word_diversity")
     assert not settings["fineweb_quality"].get("sentence_units_below_lines")
+
+
+def _reference_top_ngram_chars(words, n):
+    """datatrove's GopherRepetitionFilter.find_top_duplicate, with words joined by spaces."""
+    from collections import Counter
+    gram, count = Counter(zip(*(words[i:] for i in range(n)))).most_common(1)[0]
+    return len(" ".join(gram)) * count
+
+
+def _reference_duplicated_ngram_chars(words, n):
+    """datatrove's find_all_duplicate, position by position."""
+    seen, repeated, idx = set(), 0, 0
+    while idx < len(words) - n + 1:
+        gram = tuple(words[idx:idx + n])
+        if gram in seen:
+            repeated += sum(map(len, gram))
+            idx += n
+        else:
+            seen.add(gram)
+            idx += 1
+    return repeated
+
+
+def test_ngram_ids_give_datatrove_repetition_figures_exactly():
+    """The numpy n-gram path (WordNgrams) against the tuple-by-tuple definitions, on word lists from a small
+    vocabulary (many repeats, overlapping repeats, ties) and on prose."""
+    from itertools import accumulate
+    from xcurate.stages.quality import WordNgrams, duplicated_ngram_chars, top_ngram_chars
+    rng = random.Random(7)
+    cases = [PROSE.split(), ["a"] * 12, ["a", "b"] * 7 + ["a"], ["x"], []]
+    cases += [[rng.choice(["a", "bb", "ccc", "d", "ee"][:rng.randint(1, 5)]) for _ in range(rng.randint(0, 60))]
+              for _ in range(400)]
+    for words in cases:
+        grams, prefix = WordNgrams(words), [0, *accumulate(map(len, words))]
+        for n in range(2, 11):
+            if len(words) >= n:
+                assert top_ngram_chars(words, n, "always", grams) == _reference_top_ngram_chars(words, n), (words, n)
+            assert duplicated_ngram_chars(words, n, prefix, grams) == _reference_duplicated_ngram_chars(words, n)
+            assert grams.repeats(n) == (len(set(zip(*(words[i:] for i in range(n))))) < max(len(words) - n + 1, 0))

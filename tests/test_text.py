@@ -1,4 +1,5 @@
 """Word splitting per script, dominant script, sentence counting (stages/_text.py)."""
+import pytest
 from xcurate.text.words import (count_sentences, dominant_script, dominant_scripts, quality_words, script_fractions,
                           split_words)
 
@@ -47,7 +48,7 @@ def test_count_sentences_like_spacy_sentencizer():
 
 
 def test_word_tokenizer_matches_datatrove_spacy_tokens_per_language():
-    """auto engine = datatrove's own spaCy tokenizer for the language (memoised per chunk), incl. the
+    """spacy engine = datatrove's own spaCy tokenizer for the language (memoised per chunk), incl. the
     per-language punctuation rules a regex cannot follow."""
     from datatrove.utils.word_tokenizers import load_word_tokenizer
     from xcurate.text.words import SpacyChunkTokenizer, word_tokenizer
@@ -59,22 +60,26 @@ def test_word_tokenizer_matches_datatrove_spacy_tokens_per_language():
         "eng_Latn": "I can't do that's it... U.S. e.g. gonna",
     }
     for language, text in samples.items():
-        tokenizer = word_tokenizer(language)
+        tokenizer = word_tokenizer(language, "spacy")
         assert isinstance(tokenizer, SpacyChunkTokenizer)
         expected = load_word_tokenizer(language).word_tokenize(text)
         assert tokenizer(text) == expected, language
         assert tokenizer(text) == expected  # second call served from the memo
-    assert tokenizer is word_tokenizer("eng_Latn")  # one per spaCy language per process
+    assert tokenizer is word_tokenizer("eng_Latn", "spacy")  # one per spaCy language per process
 
 
 def test_word_tokenizer_falls_back_to_memoised_regex_profiles():
     from xcurate.text.words import RegexChunkTokenizer, word_tokenizer
     text = "Edison@ENRON 06/02/2001 -x 3 -4 U.S. e.g. 我们是学生。 I can't"
     for language, engine, profile in [("xyz_Latn", "auto", "default"), ("eng_Latn", "regex", "en"),
-                                      (None, "auto", "de"), ("cmn_Hani", "auto", "default")]:
+                                      ("eng_Latn", "auto", "en"), ("fra_Latn", "auto", "default"),
+                                      (None, "auto", "de"), ("cmn_Hani", "auto", "default"),
+                                      ("xyz_Latn", "spacy", "default")]:
         tokenizer = word_tokenizer(language, engine, profile)
-        assert isinstance(tokenizer, RegexChunkTokenizer)
+        assert isinstance(tokenizer, RegexChunkTokenizer)  # auto never loads spaCy (start-up per language)
         assert tokenizer(text) == quality_words(text, profile) == quality_words(text, tokenizer)
+    with pytest.raises(ValueError, match="tokenizer.engine"):
+        word_tokenizer("eng_Latn", "spacey")
 
 
 # Combining marks belong to their word in every script: vowel signs of abugidas, Hebrew/Arabic points,
@@ -129,3 +134,10 @@ def test_dictionary_splitters_for_korean_and_thai_like_datatrove():
     thai = word_tokenizer("tha_Thai")
     assert thai("ภาษาไทยเป็นภาษาราชการ") == ["ภาษาไทย", "เป็น", "ภาษาราชการ"]
     assert word_tokenizer("kor_Hang") is korean  # loaded once per process, shared
+
+
+def test_armenian_in_word_marks_stay_inside_the_word():
+    """՛ ՜ ՞ mark emphasis, exclamation and question on a vowel inside the word (spaCy keeps the word whole);
+    the comma-like ՝ and the full stop ։ after a word are tokens of their own."""
+    words = quality_words("Ուզու՞մ ես պատմե՞լ, ո՜վ ասաց՝ լա՛վ։")
+    assert words == ["Ուզու՞մ", "ես", "պատմե՞լ", ",", "ո՜վ", "ասաց", "՝", "լա՛վ", "։"]

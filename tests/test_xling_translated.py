@@ -96,7 +96,7 @@ def eval_routes(shared_data):
         cache = os.path.join(tmp, "cache")
         human = evaluate_route(cases, write_human_suite(formats, tmp), cache)
         mt_cases, mt_suite = mt_sim_cases(tmp, 3, 8, 0)
-        return human, evaluate_route(mt_cases, mt_suite, cache)
+        return human, evaluate_route(mt_cases, mt_suite, cache, language_column=False)
 
 
 def test_human_translation_route_recall_and_false_positive_floors(eval_routes):
@@ -112,3 +112,29 @@ def test_mt_simulation_route_floors(eval_routes):
     assert groups["positive.xcopa_gmt"]["n"] >= 20
     assert groups["positive.xcopa_gmt"]["found"] / groups["positive.xcopa_gmt"]["n"] >= 0.4
     assert mt["false_positive_docs"] <= 1
+
+
+OPENINGS_DE = ("Ich kann bis heute nicht glauben", "Niemand im Dorf hätte damals gedacht", "Meine Großmutter erzählte oft",
+               "Der Bürgermeister bestätigte gestern", "Wir haben lange nicht gewusst", "Die Zeitung schrieb am Montag")
+
+
+def test_a_short_item_counts_as_copied_only_when_its_common_ngrams_are_there_too(tmp_path):
+    """The index keeps rare n-grams only: six items end in the same clause, so a short item keeps little
+    more than its opening, and a sentence with that opening and another ending must not verify as a copy."""
+    de = [f"{opening}, dass das wirklich passiert ist." for opening in OPENINGS_DE]
+    write_jsonl(tmp_path / "en.jsonl", [{"id": f"q{i}", "lang": "en", "context": f"English original {i}.",
+                                         "question": "?"} for i in range(len(de))])
+    write_jsonl(tmp_path / "de.jsonl", [{"id": f"q{i}", "context": t, "question": "?"} for i, t in enumerate(de)])
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump({"name": "short", "benchmarks": [
+        {"name": "short", "adapter": "mlqa", "path": "en.jsonl", "original_language": "en",
+         "translations": {"de": "de.jsonl"}}]}))
+    stage = TranslatedDecontaminate(TranslatedDecontaminate.Params(benchmarks=str(path), encoder=None,
+                                                                   cache_dir=str(tmp_path / "cache")))
+    stage.setup()
+    other_ending = f"{FILLER_DE}{OPENINGS_DE[0]}, dass du ihre Unterschrift gefälscht hast. {FILLER_DE}"
+    assert [h.containment >= 0.8 for h in stage.index.match([other_ending])] == [True]  # rare n-grams: a look-alike
+    found = stage.match([other_ending, f"{FILLER_DE}{de[0]} {FILLER_DE}"])
+    assert 0 not in found
+    [(item, rec)] = found[1].items()
+    assert stage.index.items_meta[item][1] == "q0" and rec["signal"] == "ngram"

@@ -93,6 +93,20 @@ def unit_gram_size(text: str) -> int:
     return GRAM_SIZES[token_kind(words(text))]
 
 
+def copy_share(unit_text: str, passage: str) -> float:
+    """Share of ALL the unit's distinct character n-grams (common ones too) found in ``passage``.
+    The index scores rare n-grams only; a short unit may keep a dozen, and a sentence that shares
+    its opening words ("До сих пор не могу поверить, что ...") then holds 0.9 of them. A copy
+    holds nearly all n-grams, common or rare."""
+    n = unit_gram_size(unit_text)
+    batch = compact_texts([unit_text, passage])
+    unit, text = np.split(batch.cps, [int(batch.lengths[0])])
+    grams = np.unique(WindowHashes(unit).all(n))
+    if not len(grams):
+        return 0.0
+    return float(np.isin(grams, WindowHashes(text).all(n)).mean())
+
+
 JOIN_BELOW_CHARS = MIN_UNIT_GRAMS + 4  # items whose segments are all shorter are matched joined
 
 

@@ -64,15 +64,17 @@ def verify(item_text: str, passage: str, cosine: float, unit_nn: float, verified
 
 
 def verify_same_language(item_text: str, passage: str, containment: float, cosine: Optional[float],
-                         exact_containment: float, verified_cosine: float) -> Tuple[Optional[str], str]:
+                         exact_containment: float, verified_cosine: float,
+                         copy: Optional[float] = None) -> Tuple[Optional[str], str]:
     """A fuzzy same-language match (``fuzzy.FuzzyIndex``) of a translated item: (confidence or None, signal).
     The item's numbers must reappear; near-exact containment verifies alone (a copy of the human
-    translation); otherwise the encoder's same-language cosine of the passage and the item, when
+    translation) when ``copy`` (``fuzzy.copy_share``: all the item's n-grams, not only the rare
+    ones) agrees; otherwise the encoder's same-language cosine of the passage and the item, when
     the encoder covers the language (``cosine`` not None); else a candidate."""
     item_numbers = numbers(item_text)
     if item_numbers and not item_numbers & numbers(passage):
         return None, "numbers_disagree"
-    if containment >= exact_containment:
+    if containment >= exact_containment and (copy is None or copy >= exact_containment):
         return VERIFIED, "ngram"
     if cosine is not None and cosine >= verified_cosine:
         return VERIFIED, "cosine"
