@@ -37,7 +37,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -138,11 +138,16 @@ def read_jsonl_docs(directory: Path) -> List[dict]:
 
 
 class RssSampler:
-    """Peak RSS per process (driver and all its descendants: raylet, Ray workers, ...)."""
+    """Peak RSS per process (driver and all its descendants: raylet, Ray workers, ...).
 
-    def __init__(self, interval: float = 0.2):
+    ``driver_command``: the measured driver is the child process whose command line holds this word (e.g.
+    ``xcurate`` for ``python -m xcurate run``), and this benchmark process, which only waits for it (and may
+    still hold the corpus it generated), is left out; without it this process is the driver (in-process runs)."""
+
+    def __init__(self, interval: float = 0.2, driver_command: Optional[str] = None):
         import psutil
         self.me = psutil.Process()
+        self.driver_command = driver_command
         self.interval = interval
         self.peak: Dict[int, int] = {}
         self.kind: Dict[int, str] = {}
@@ -160,12 +165,15 @@ class RssSampler:
             for p in procs:
                 try:
                     rss = p.memory_info().rss
-                    cmd = " ".join(p.cmdline()[:2])
+                    cmdline = p.cmdline()
+                    cmd = " ".join(cmdline[:2])
                     times = p.cpu_times()
                     self.cpu[p.pid] = times.user + times.system
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 if p.pid == self.me.pid:
+                    self.kind[p.pid] = "harness" if self.driver_command else "driver"
+                elif self.driver_command and self.driver_command in cmdline[:3]:
                     self.kind[p.pid] = "driver"
                 elif cmd.startswith("ray::") or "default_worker.py" in cmd:
                     self.kind[p.pid] = "ray_worker"
@@ -195,9 +203,10 @@ class RssSampler:
             # CPU seconds: robust to other load on the machine, unlike wall time (sampled, so a
             # process's last interval before it exits is missed)
             out[f"cpu_s_{kind}"] = round(sum(v for pid, v in self.cpu.items() if self.kind.get(pid) == kind), 1)
-        out["cpu_s_driver"] = round(max(0.0, out["cpu_s_driver"] - self._driver_cpu_before - self._own_cpu), 1)
+        if not self.driver_command:  # this process is the driver: only its CPU during the measurement counts
+            out["cpu_s_driver"] = round(max(0.0, out["cpu_s_driver"] - self._driver_cpu_before - self._own_cpu), 1)
         out["cpu_s"] = round(out["cpu_s_driver"] + out["cpu_s_ray_worker"] + out["cpu_s_ray_system"], 1)
-        top = max(self.peak, key=self.peak.get)
+        top = max((pid for pid in self.peak if self.kind.get(pid) != "harness"), key=self.peak.get)
         out["peak_rss_mb_largest_process"] = round(self.peak[top] / 2**20, 1)
         out["largest_process"] = self.name.get(top, "?")
         return out

@@ -87,7 +87,7 @@ def our_config(jsonl_dir: Path, pipeline: str = "full", cpus: int = WORKERS) -> 
 def run_ours(jsonl_dir: Path, work: Path, pipeline: str = "full") -> dict:
     cfg = work / "ours.yaml"
     cfg.write_text(yaml.safe_dump(our_config(jsonl_dir, pipeline)))
-    sampler = RssSampler()
+    sampler = RssSampler(driver_command="xcurate")
     t0 = time.time()
     with sampler:
         subprocess.run([sys.executable, "-m", "xcurate", "run", str(cfg), "-o", str(work / "ours"), "--overwrite"],

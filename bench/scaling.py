@@ -54,7 +54,7 @@ def xcurate_run(cfg: dict, outdir: str, work: Path, env=None, *extra, cores: int
     bookkeeping, and fractional actor reservations then still run on every core."""
     cfg_path = work / f"cfg-{time.time_ns()}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    sampler = RssSampler()
+    sampler = RssSampler(driver_command="xcurate")
     t0 = time.time()
     with sampler:
         pin = ["taskset", "-c", ",".join(map(str, range(cores)))] if cores and shutil.which("taskset") else []

@@ -86,3 +86,21 @@ def test_console_summary_lists_the_largest_languages(capsys):
     assert "l13_Latn" in out and "l04_Latn" in out and "l03_Latn" not in out
     assert "+4 more languages, 10 documents (manifest.json, README.md)" in out
     assert "l00_Latn" in summary_text(m)  # the report lists them all
+
+
+def test_rejected_examples_are_the_first_rows_of_each_reason_across_shards_and_row_groups(tmp_path):
+    """The driver reads the reason column, then only the row groups holding the examples it shows."""
+    from xcurate.engine.report import rejected_examples
+    shards = []
+    for n, reasons in enumerate((["a", "b", "a", "a", None, "a", "c"], ["b", "c", "c", "c", "b", "a"])):
+        path = tmp_path / "rejected" / "stage=quality" / f"u{n}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ids = [f"{n}-{i}" for i in range(len(reasons))]
+        pq.write_table(pa.table({"id": ids, "text": [f"text {i}" for i in ids], "reason": reasons}), path,
+                       row_group_size=2)
+        shards.append({"path": f"rejected/stage=quality/u{n}.parquet"})
+    examples = rejected_examples(str(tmp_path), {"rejected_shards": shards}, per_reason=2)
+    assert {k: [d["id"] for d in v] for k, v in examples.items()} == {
+        ("quality", "a"): ["0-0", "0-2"], ("quality", "b"): ["0-1", "1-0"],
+        ("quality", "c"): ["0-6", "1-1"], ("quality", "unspecified"): ["0-4"]}
+    assert examples[("quality", "c")][1]["text"] == "text 1-1"

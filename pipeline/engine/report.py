@@ -8,6 +8,7 @@ and reason (from ``rejected/``), and the summary table.
 from __future__ import annotations
 
 import base64
+import bisect
 import html
 import io
 from typing import Dict, List, Optional, Tuple
@@ -157,14 +158,46 @@ def rejected_examples(outdir: str, manifest: dict, per_reason: int = EXAMPLES_PE
         path = fsutil.join(outdir, shard["path"])
         fs, p = fsutil.filesystem_for(path)
         pf = pq.ParquetFile(fs.open_input_file(p))
-        cols = [c for c in ("id", "text", "reason") if c in pf.schema_arrow.names]
-        if "reason" not in cols:
+        if "reason" not in pf.schema_arrow.names:
             continue
-        for row in pf.read(columns=cols).to_pylist():
-            bucket = out.setdefault((stage, row["reason"] or "unspecified"), [])
-            if len(bucket) < per_reason:
-                bucket.append({"id": row.get("id"), "text": row.get("text") or ""})
+        wanted = _first_rows_per_reason(pf.read(columns=["reason"]).column("reason").to_pylist(), stage, out,
+                                        per_reason)
+        if not wanted:
+            continue  # the driver reads texts only for the examples it shows, never a whole rejected shard
+        cols = [c for c in ("id", "text", "reason") if c in pf.schema_arrow.names]
+        for row in _read_rows(pf, wanted, cols):
+            out.setdefault((stage, row["reason"] or "unspecified"), []).append(
+                {"id": row.get("id"), "text": row.get("text") or ""})
     return out
+
+
+def _first_rows_per_reason(reasons: List[Optional[str]], stage: str, have: Dict[Tuple[str, str], list],
+                           per_reason: int) -> List[int]:
+    """Row numbers of the first rows of each reason that still lacks examples."""
+    room = {}
+    wanted = []
+    for i, reason in enumerate(reasons):
+        key = (stage, reason or "unspecified")
+        left = room.setdefault(key, per_reason - len(have.get(key, ())))
+        if left > 0:
+            wanted.append(i)
+            room[key] = left - 1
+    return wanted
+
+
+def _read_rows(pf: pq.ParquetFile, rows: List[int], columns: List[str]) -> List[dict]:
+    """``rows`` (sorted row numbers) of a Parquet file, reading only the row groups that hold them."""
+    starts = [0]
+    for g in range(pf.metadata.num_row_groups):
+        starts.append(starts[-1] + pf.metadata.row_group(g).num_rows)
+    groups = sorted({bisect.bisect_right(starts, r) - 1 for r in rows})
+    offsets, offset = {}, 0
+    for g in groups:
+        offsets[g] = offset
+        offset += starts[g + 1] - starts[g]
+    table = pf.read_row_groups(groups, columns=columns)
+    take = [offsets[g] + r - starts[g] for r in rows for g in (bisect.bisect_right(starts, r) - 1,)]
+    return table.take(pa.array(take, pa.int64())).to_pylist()
 
 
 def _examples_html(examples: Dict[Tuple[str, str], List[dict]]) -> str:
