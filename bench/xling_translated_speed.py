@@ -157,19 +157,20 @@ print(json.dumps({"setup_s": round(time.time() - t0, 1), "items": len(stage.item
 
 
 def index_side(suite: str) -> dict:
-    """Cold (empty cache: build) and warm (cached: map) setup of the stage, each in a fresh process."""
-    import shutil
-    cache = os.path.join(WORK, "index_cache")
-    shutil.rmtree(cache, ignore_errors=True)  # bench/work is the bench's own scratch folder
+    """Cold (empty cache: build) and warm (cached: map) setup of the stage, each in a fresh process. The cache is
+    a folder this run creates (so the cold phase is really cold) and removes when done: nothing else is deleted."""
+    import tempfile
     out = {"suite": os.path.relpath(suite, REPO)}
-    for phase in ("cold", "warm"):
-        t0 = time.time()
-        done = subprocess.run([sys.executable, "-c", _SETUP_CHILD, suite, cache], check=True, capture_output=True,
-                              text=True, cwd=REPO, env={**os.environ, "XCURATE_SHARED_DATA": os.path.dirname(
-                                  os.path.dirname(data_path("corpus", "x")))})
-        out[phase] = {"process_wall_s": round(time.time() - t0, 1), **json.loads(done.stdout.strip().splitlines()[-1])}
-    out["index_mb_on_disk"] = round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(cache)
-                                        for f in fs) / 1e6, 1)
+    with tempfile.TemporaryDirectory(dir=WORK, prefix="index_cache-") as cache:
+        for phase in ("cold", "warm"):
+            t0 = time.time()
+            done = subprocess.run([sys.executable, "-c", _SETUP_CHILD, suite, cache], check=True, capture_output=True,
+                                  text=True, cwd=REPO, env={**os.environ, "XCURATE_SHARED_DATA": os.path.dirname(
+                                      os.path.dirname(data_path("corpus", "x")))})
+            out[phase] = {"process_wall_s": round(time.time() - t0, 1),
+                          **json.loads(done.stdout.strip().splitlines()[-1])}
+        out["index_mb_on_disk"] = round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(cache)
+                                            for f in fs) / 1e6, 1)
     return out
 
 

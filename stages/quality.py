@@ -318,7 +318,6 @@ class WordNgrams:
     ``np.unique`` per n; the greedy scan then visits only the positions whose n-gram repeats."""
 
     def __init__(self, words: List[str]):
-        self.words = words
         vocab: Dict[str, int] = {}
         self._ids = {1: np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), np.int64, len(words))}
 

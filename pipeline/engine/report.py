@@ -11,6 +11,7 @@ import base64
 import bisect
 import html
 import io
+from itertools import accumulate
 from typing import Dict, List, Optional, Tuple
 
 import pyarrow as pa
@@ -187,17 +188,13 @@ def _first_rows_per_reason(reasons: List[Optional[str]], stage: str, have: Dict[
 
 def _read_rows(pf: pq.ParquetFile, rows: List[int], columns: List[str]) -> List[dict]:
     """``rows`` (sorted row numbers) of a Parquet file, reading only the row groups that hold them."""
-    starts = [0]
-    for g in range(pf.metadata.num_row_groups):
-        starts.append(starts[-1] + pf.metadata.row_group(g).num_rows)
-    groups = sorted({bisect.bisect_right(starts, r) - 1 for r in rows})
-    offsets, offset = {}, 0
-    for g in groups:
-        offsets[g] = offset
-        offset += starts[g + 1] - starts[g]
-    table = pf.read_row_groups(groups, columns=columns)
-    take = [offsets[g] + r - starts[g] for r in rows for g in (bisect.bisect_right(starts, r) - 1,)]
-    return table.take(pa.array(take, pa.int64())).to_pylist()
+    starts = list(accumulate((pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)),
+                             initial=0))
+    group_of = [bisect.bisect_right(starts, r) - 1 for r in rows]
+    groups = sorted(set(group_of))
+    read_before = dict(zip(groups, accumulate((starts[g + 1] - starts[g] for g in groups), initial=0)))
+    take = [read_before[g] + r - starts[g] for r, g in zip(rows, group_of)]
+    return pf.read_row_groups(groups, columns=columns).take(pa.array(take, pa.int64())).to_pylist()
 
 
 def _examples_html(examples: Dict[Tuple[str, str], List[dict]]) -> str:
