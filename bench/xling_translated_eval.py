@@ -170,9 +170,12 @@ def fit(stage, texts, scored, cases) -> tuple:
     return best[1]
 
 
-def evaluate_route(cases: List[dict], suite: str, cache_dir: str, language_column: bool = True) -> dict:
+def evaluate_route(cases: List[dict], suite: str, cache_dir: str, language_column: bool = True,
+                   machine_translated: bool = False) -> dict:
     """``language_column``: the documents carry their language (as after ``langid``); the MT simulation
-    stands one close variety in for another (nno for no), so it runs without."""
+    stands one close variety in for another (nno for no), so it runs without. ``machine_translated``: the
+    suite's translations stand for machine translations, so the shipped settings are the stage's MT ones
+    (its top-level ``min_containment``/``exact_containment``/``verified_cosine``), else ``human_translations``."""
     from xcurate.stages.decontaminate import TranslatedDecontaminate
     stage = TranslatedDecontaminate(TranslatedDecontaminate.Params(benchmarks=suite, cache_dir=cache_dir))
     t0 = time.time()
@@ -182,14 +185,15 @@ def evaluate_route(cases: List[dict], suite: str, cache_dir: str, language_colum
     t0 = time.time()
     scored = score_hits(stage, texts, [c["lang"] for c in cases] if language_column else None)
     match_s = time.time() - t0
-    p = stage.params
-    shipped = select(stage, texts, scored, p.exact_containment, p.verified_cosine)
+    p = stage.params if machine_translated else stage.params.human_translations
+    shipped = select(stage, texts, scored, p.exact_containment, p.verified_cosine, p.min_containment)
     exact, cos, least = fit(stage, texts, scored, cases)
     meta = stage.index.items_meta
     return {"suite_items": len(stage.items), "units": len(stage.index.unit_texts), "setup_s": round(setup_s, 1),
             "candidates": len(scored), "match_and_verify_s": round(match_s, 1),
             "corpus_mb": round(sum(len(t.encode()) for t in texts) / 1e6, 3),
             "shipped": {"exact_containment": p.exact_containment, "verified_cosine": p.verified_cosine,
+                        "min_containment": p.min_containment,
                         **{s: metrics(cases, shipped, meta, s) for s in ("fit", "test", "all")}},
             "candidates_by_containment": {m: sum(h.containment >= m for h, _, _ in scored)
                                           for m in (0.2, 0.25, 0.3, 0.35)},
@@ -307,7 +311,7 @@ def run(per_lang: int, seed: int, cache_dir: str, clean_per_lang: int = 25, max_
     with tempfile.TemporaryDirectory() as tmp:
         out["human"] = evaluate_route(cases, write_human_suite(formats, tmp), cache_dir)
         mt_cases, mt_suite = mt_sim_cases(tmp, mt_per_source, clean_per_lang, seed, hard_clean_per_lang)
-        out["mt_sim"] = evaluate_route(mt_cases, mt_suite, cache_dir, language_column=False)
+        out["mt_sim"] = evaluate_route(mt_cases, mt_suite, cache_dir, language_column=False, machine_translated=True)
     return out
 
 

