@@ -11,10 +11,14 @@ from pydantic import Field
 from xcurate.engine.registry import register
 from xcurate.engine.stage import Resources, Stage, StageOutput, StageParams, with_columns
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_OTHER_SPACES = r"\t\u00a0\u2000-\u200a\u202f\u205f\u3000"
+# Only runs that change: 2+ spaces, or any other space character (and a space beside a line break below).
+# re.sub builds the new string match by match, so not matching every lone " " and "\n" is 2.4x faster on
+# prose with the same output (tests/test_normalize.py).
+_SPACES = re.compile(rf" [ {_OTHER_SPACES}]+|[{_OTHER_SPACES}][ {_OTHER_SPACES}]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+_SPACE_AROUND_NEWLINE = re.compile(r" \n ?|\n ")
 
 
 class NormalizeParams(StageParams):
