@@ -67,6 +67,27 @@ def test_fast_mode_estimates_jaccard():
     assert np.mean(errors) < 0.03 and max(errors) < 0.12
 
 
+def test_fast_mode_is_unbiased_and_lsh_recall_follows_theory():
+    """Near copies around the 14x8 threshold: the fast hash estimates Jaccard without bias, with the
+    binomial spread of independent permutations, and the share of pairs sharing a band is the LSH
+    curve 1-(1-J^r)^b. A near copy LSH misses is then chance, as for datatrove (issue #14);
+    truncated hash values bias the estimate, correlated permutations widen its spread."""
+    rng = random.Random(14)
+    spec = MinHashSpec(num_perm=112, bands=14, rows=8)
+    pairs = [(a, edit_words(rng, a, rng.choice((0.03, 0.04)))) for a in (random_doc(rng, 200) for _ in range(600))]
+    texts = [t for pair in pairs for t in pair]
+    sig, _ = signatures(texts, spec)
+    sets = unique_shingle_sets(texts, spec)
+    exact = np.array([jaccard(sets[2 * i], sets[2 * i + 1]) for i in range(len(pairs))])
+    error = (sig[0::2] == sig[1::2]).mean(axis=1) - exact
+    assert abs(error.mean()) < 0.006  # ~3.5 standard errors
+    assert 0.8 < error.var() / np.mean(exact * (1 - exact) / spec.num_perm) < 1.25
+    found = (sig[0::2] == sig[1::2]).reshape(len(pairs), spec.bands, spec.rows).all(axis=2).any(axis=1)
+    p_found = 1 - (1 - exact ** spec.rows) ** spec.bands
+    assert 0.2 < p_found.mean() < 0.8  # the pairs straddle the threshold, where recall is most sensitive
+    assert abs(found.sum() - p_found.sum()) < 4 * np.sqrt((p_found * (1 - p_found)).sum())
+
+
 def test_fast_signature_depends_on_document_only():
     rng = random.Random(5)
     docs = [random_doc(rng, 50) for _ in range(6)] + ["short doc", ""]
