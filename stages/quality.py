@@ -36,10 +36,11 @@ Like datatrove, C4 removes the lines it rejects and later filters see the shorte
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from itertools import accumulate
+from array import array
+from functools import cached_property, lru_cache
+from itertools import accumulate, count, repeat
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Collection, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -82,8 +83,13 @@ def line_units(lines: List[str], min_lines: int) -> List[str]:
     have many lines and are measured as before."""
     if not min_lines or len(lines) >= min_lines:
         return lines
+    return [unit for line in lines for unit in _sentences(line)]
+
+
+@lru_cache(maxsize=64)  # gopher_quality and fineweb_quality both split the lines of the same document
+def _sentences(line: str) -> Tuple[str, ...]:
     _punctuation()
-    return [unit for line in lines for unit in _PUNCT["sentence_end"].split(line)]
+    return tuple(_PUNCT["sentence_end"].split(line))
 
 
 class QualityParams(StageParams):
@@ -183,48 +189,43 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
                      "use cookies")
 
 
-def word_classes(words: List[str]) -> List[int]:
+def word_classes(words: Collection[str]) -> List[int]:
     """Bits per word: only datatrove's punctuation characters (a "symbol" word), only Unicode
     punctuation, has a letter. Memoised per process: words repeat (Zipf), and three regex/strip calls
     per word token were a third of the quality stage's steady time."""
     memo = _WORD_CLASSES
     try:
-        return [memo[w] for w in words]
+        return list(map(memo.__getitem__, words))
     except KeyError:
         if len(memo) > _MAX_WORD_CLASSES:
             memo.clear()
         punct_chars, _ = _punctuation()
         for w in set(words).difference(memo):
+            if w.isalpha():  # most new words; Python's letters are \p{L} and never punctuation (tests/test_text.py)
+                memo[w] = HAS_LETTER
+                continue
             memo[w] = ((0 if w.strip(punct_chars) else SYMBOLS_ONLY)
                        | (PUNCTUATION_ONLY if _PUNCT_ONLY_RE.fullmatch(w) else 0)
                        | (HAS_LETTER if _HAS_ALPHA_RE.search(w) else 0))
-        return [memo[w] for w in words]
+        return list(map(memo.__getitem__, words))
 
 
 def find_duplicates(items: Sequence[str]) -> Tuple[int, int]:
     """(duplicate elements, their characters), counting every repeat after the first."""
-    seen = set()
-    dup_elements = dup_chars = 0
-    for item in items:
-        if item in seen:
-            dup_elements += 1
-            dup_chars += len(item)
-        else:
-            seen.add(item)
-    return dup_elements, dup_chars
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
-def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
+def gopher_quality(text: str, words: List[str], s: dict, doc: Optional[DocWords] = None) -> Tuple[Optional[str], dict]:
     n_words = len(words)
-    classes = word_classes(words)
-    non_symbol = [w for w, c in zip(words, classes) if not c & SYMBOLS_ONLY]
-    n_non_symbol = len(non_symbol)
+    doc = DocWords.of(words) if doc is None else doc
+    n_non_symbol = doc.stat("non_symbol")
     sig = {"n_words": n_non_symbol}
     if s["min_doc_words"] and n_non_symbol < s["min_doc_words"]:
         return "gopher_short_doc", sig
     if s["max_doc_words"] and n_non_symbol > s["max_doc_words"]:
         return "gopher_long_doc", sig
-    avg = sum(map(len, non_symbol)) / n_non_symbol if n_non_symbol else float("nan")
+    avg = doc.stat("non_symbol_chars") / n_non_symbol if n_non_symbol else float("nan")
     sig["avg_word_length"] = avg
     if s["min_avg_word_length"] and avg < s["min_avg_word_length"]:
         return "gopher_below_avg_threshold", sig
@@ -248,13 +249,14 @@ def gopher_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str],
     # datatrove counts every punctuation token as a non-alphabetic "word", so its ratio falls with
     # sentence length (a danda or comma per short clause); Gopher's rule is about words. Symbols
     # (= < > + | © ±) and numbers still count as non-alphabetic: they are what code, tables and noise add.
-    counted = [c for c in classes if not c & PUNCTUATION_ONLY] if s.get("alpha_ratio_skips_punctuation") \
-        else classes
-    sig["alpha_words_ratio"] = sum(1 for c in counted if c & HAS_LETTER) / max(len(counted), 1)
+    counted, letters = (doc.stat("non_punct"), doc.stat("letter_non_punct")) \
+        if s.get("alpha_ratio_skips_punctuation") else (n_words, doc.stat("letter"))
+    sig["alpha_words_ratio"] = letters / max(counted, 1)
     if s["max_non_alpha_words_ratio"] and sig["alpha_words_ratio"] < s["max_non_alpha_words_ratio"]:
         return "gopher_below_alpha_threshold", sig
     stop_words = s["stop_words"] or ()
-    sig["stop_words"] = count_stop_words(words, stop_words, s.get("stop_words_count", "distinct"),
+    how = s.get("stop_words_count", "distinct")
+    sig["stop_words"] = count_stop_words(doc.distinct_words if how == "distinct" else words, stop_words, how,
                                          s.get("stop_words_ignore_marks", False))
     if s["min_stop_words"] and stop_words and sig["stop_words"] < s["min_stop_words"]:  # no list: no check
         return "gopher_enough_stop_words", sig
@@ -285,14 +287,11 @@ def count_stop_words(words: List[str], stop_words: Sequence[str], how: str, igno
     lists assume "two hits", e.g. one function word twice) or ``distinct`` (datatrove >= 0.5).
     ``ignore_marks``: compare without nonspacing marks, for scripts whose vowel marks are optional (Arabic
     harakat, Hebrew niqqud): a list fitted on vocalised text otherwise misses the same words written without."""
-    if ignore_marks:
-        words = list(map(without_marks, words))
-        stop_words = _stop_words_without_marks(tuple(stop_words))
+    listed = _stop_word_set(stop_words, ignore_marks)
     if how == "occurrences":
-        listed = frozenset(stop_words)
-        return sum(1 for w in words if w in listed)
+        return sum(map(listed.__contains__, map(without_marks, words) if ignore_marks else words))
     if how == "distinct":
-        return len(set(stop_words).intersection(words))
+        return len(listed.intersection(map(without_marks, set(words)) if ignore_marks else words))
     raise ValueError(f"gopher_quality.stop_words_count: {how!r}; expected occurrences or distinct")
 
 
@@ -304,47 +303,173 @@ def without_marks(word: str) -> str:
     return _NONSPACING_MARKS_RE.sub("", word)
 
 
-@lru_cache(maxsize=256)
-def _stop_words_without_marks(stop_words: Tuple[str, ...]) -> Tuple[str, ...]:
-    return tuple(dict.fromkeys(map(without_marks, stop_words)))
+_STOP_WORD_SETS: Dict[Tuple[int, bool], Tuple[Sequence[str], frozenset]] = {}
 
 
-class WordNgrams:
-    """The word n-grams of one document as integer ids: equal n-grams, equal ids (exact, no hashing).
+def _stop_word_set(stop_words: Sequence[str], ignore_marks: bool) -> frozenset:
+    """The set of a settings' stop-word list, built once per list object (not once per document)."""
+    key = (id(stop_words), ignore_marks)
+    cached = _STOP_WORD_SETS.get(key)
+    if cached is None or cached[0] is not stop_words:  # the id of a list that no longer exists
+        if len(_STOP_WORD_SETS) > 4096:
+            _STOP_WORD_SETS.clear()
+        cached = _STOP_WORD_SETS[key] = (stop_words,
+                                         frozenset(map(without_marks, stop_words) if ignore_marks else stop_words))
+    return cached[1]
 
-    Why: counting n-grams as Python tuples (a Counter per top n-gram size, datatrove's greedy duplicate
-    scan tuple by tuple for n = 5..10) was about 60% of the quality stage's steady time on the e2e
-    benchmark's text. Ids of n-grams are ranked from the (n-1)-gram ids and the next word with one
-    ``np.unique`` per n; the greedy scan then visits only the positions whose n-gram repeats."""
 
-    def __init__(self, words: List[str]):
-        vocab: Dict[str, int] = {}
-        self._ids = {1: np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), np.int64, len(words))}
+class BatchWords:
+    """The words of a batch of documents, measured together: per-document counts of word classes and the
+    repeated word n-grams, as numpy arrays over all the batch's tokens (``doc(i)``: one document's view).
 
-    def ids(self, n: int) -> np.ndarray:
-        """Id of the n-gram starting at each position 0 .. len(words) - n."""
-        if n not in self._ids:
-            shorter, words = self.ids(n - 1), self._ids[1]
-            if len(shorter) <= 1:
-                return np.zeros(max(len(shorter) - 1, 0), np.int64)
-            keys = shorter[:-1] * (int(words.max()) + 1) + words[n - 1:]  # < len(words)**2: no overflow
-            self._ids[n] = np.unique(keys, return_inverse=True)[1].reshape(-1)
-        return self._ids[n]
+    Why: per document these were Python loops over words and small numpy calls (a ``np.unique`` per n-gram
+    size), about half of the quality stage's steady time on the e2e benchmark's text; now a document
+    costs one dictionary pass over its words (``add``), and the rest is a few vectorised passes over the
+    batch. N-gram ids are exact (no hashing): the position of the n-gram's first
+    occurrence in its document, from the (n-1)-gram ids and the next word. Only repeated n-grams are
+    kept, and an n-gram can repeat only where the (n-1)-grams at its position and the next both repeat,
+    so each n sorts only those candidates."""
+
+    def __init__(self, word_lists: Sequence[List[str]] = ()):
+        self.word_lists: List[List[str]] = []
+        self.starts = [0]  # document i: tokens starts[i] .. starts[i + 1] - 1
+        self._first_positions = array("q")  # arrays, not lists of ints: 8 bytes a word, not 36
+        self._distinct_classes = array("B")  # of each document's distinct words, by first occurrence
+        self._distinct_lengths = array("q")
+        self.distinct_words: List[Collection[str]] = []  # per document
+        self._repeated: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray, List[int]]] = {}
+        self._top: Dict[int, Tuple[List[int], List[int]]] = {}
+        for words in word_lists:
+            self.add(words)
+
+    def add(self, words: List[str]) -> None:
+        """Appends the next document (before any is measured). Its words are looked up here, right after they
+        were tokenized: once a whole batch is tokenized, each lookup finds the word in main memory, not in
+        the CPU cache, and a pass over the batch's words was slower than these per-document ones."""
+        start = self.starts[-1]
+        seen: Dict[str, int] = {}
+        self._first_positions.extend(map(seen.setdefault, words, count(start)))
+        self._distinct_classes.extend(word_classes(seen))
+        self._distinct_lengths.extend(map(len, seen))
+        self.distinct_words.append(seen.keys())
+        self.word_lists.append(words)
+        self.starts.append(start + len(words))
+
+    def doc(self, index: int) -> DocWords:
+        return DocWords(self, index)
+
+    @cached_property
+    def word_ids(self) -> np.ndarray:
+        return np.frombuffer(self._first_positions, np.int64)
+
+    @cached_property
+    def stats(self) -> Dict[str, List[int]]:
+        """Per document: words by class, characters of the non-symbol words, distinct non-punctuation words."""
+        total = len(self.word_ids)
+        first_seen = self.word_ids == np.arange(total)
+        # a word's class and length, known at its first position in the document, spread to its repeats
+        classes, lengths = np.zeros(total, np.uint8), np.zeros(total, np.int64)
+        classes[first_seen] = np.frombuffer(self._distinct_classes, np.uint8)
+        lengths[first_seen] = np.frombuffer(self._distinct_lengths, np.int64)
+        classes, lengths = classes[self.word_ids], lengths[self.word_ids]
+        non_symbol, non_punct = classes & SYMBOLS_ONLY == 0, classes & PUNCTUATION_ONLY == 0
+        letter = classes & HAS_LETTER != 0
+        per_token = {"non_symbol": non_symbol, "non_symbol_chars": np.where(non_symbol, lengths, 0),
+                     "letter": letter, "non_punct": non_punct, "letter_non_punct": letter & non_punct,
+                     "distinct_non_punct": non_punct & first_seen}
+        starts = np.array(self.starts)
+        return {name: np.diff(np.concatenate(([0], np.cumsum(values, dtype=np.int64)))[starts]).tolist()
+                for name, values in per_token.items()}
+
+    def repeated(self, n: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, List[int]]:
+        """(positions, ids, occurrences) of the n-grams that occur more than once in their document, by
+        position, and bounds: document i's are ``[bounds[i]:bounds[i + 1]]`` of them."""
+        if n not in self._repeated:
+            total = len(self.word_ids)
+            if n == 1:
+                occurrences = np.bincount(self.word_ids, minlength=total)[self.word_ids]
+                positions = np.flatnonzero(occurrences > 1)
+                ids, occurrences = self.word_ids[positions], occurrences[positions]
+            else:
+                shorter, shorter_ids, _, _ = self.repeated(n - 1)
+                shorter_repeats = np.zeros(total + 1, bool)
+                shorter_repeats[shorter] = True
+                # an n-gram across two documents occurs once (word ids are per document): no bound check
+                fits = shorter_repeats[shorter + 1]
+                candidates = shorter[fits]
+                keys = shorter_ids[fits] * total + self.word_ids[candidates + n - 1]  # < total**2: no overflow
+                _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True,
+                                                      return_counts=True)
+                occurrences = counts[inverse]
+                kept = occurrences > 1
+                positions, ids, occurrences = candidates[kept], candidates[first][inverse][kept], occurrences[kept]
+            self._repeated[n] = positions, ids, occurrences, np.searchsorted(positions, self.starts).tolist()
+        return self._repeated[n]
+
+    def top(self, n: int) -> Tuple[List[int], List[int]]:
+        """Per document: the occurrences of its most frequent n-gram and the first position of one, in the
+        document (like Counter.most_common(1): the first seen wins ties; 1 and 0 where no n-gram repeats)."""
+        if n not in self._top:
+            positions, _, occurrences, bounds = self.repeated(n)
+            best, first = np.ones(len(bounds) - 1, np.int64), np.zeros(len(bounds) - 1, np.int64)
+            bounds = np.array(bounds)
+            with_repeats = np.flatnonzero(bounds[1:] > bounds[:-1])
+            if len(with_repeats):  # their slices of the repeated n-grams follow one another
+                slices = bounds[with_repeats]
+                most = np.maximum.reduceat(occurrences, slices)
+                at_most = np.flatnonzero(occurrences == np.repeat(most, np.diff(bounds)[with_repeats]))
+                best[with_repeats] = most
+                first[with_repeats] = (positions[at_most[np.searchsorted(at_most, slices)]]
+                                       - np.array(self.starts)[with_repeats])
+            self._top[n] = best.tolist(), first.tolist()
+        return self._top[n]
+
+
+class DocWords:
+    """One document's words in a ``BatchWords`` (``DocWords.of(words)``: a batch of one)."""
+
+    __slots__ = ("batch", "index")
+
+    def __init__(self, batch: BatchWords, index: int):
+        self.batch, self.index = batch, index
+
+    @classmethod
+    def of(cls, words: List[str]) -> DocWords:
+        return BatchWords([words]).doc(0)
+
+    @property
+    def words(self) -> List[str]:
+        return self.batch.word_lists[self.index]
+
+    @property
+    def distinct_words(self) -> Collection[str]:
+        return self.batch.distinct_words[self.index]
+
+    def stat(self, name: str) -> int:
+        return self.batch.stats[name][self.index]
+
+    def repeated_ngrams(self, n: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(positions in the document, ids, occurrences) of its n-grams that occur more than once in it."""
+        positions, ids, occurrences, bounds = self.batch.repeated(n)
+        lo, hi = bounds[self.index], bounds[self.index + 1]
+        return positions[lo:hi] - self.batch.starts[self.index], ids[lo:hi], occurrences[lo:hi]
+
+    def top_ngram(self, n: int) -> Tuple[int, int]:
+        """(occurrences, first position) of its most frequent n-gram (``BatchWords.top``)."""
+        best, first = self.batch.top(n)
+        return best[self.index], first[self.index]
 
     def repeats(self, n: int) -> bool:
-        ids = self.ids(n)
-        return len(ids) > 0 and int(ids.max()) + 1 < len(ids)
+        bounds = self.batch.repeated(n)[3]
+        return bounds[self.index + 1] > bounds[self.index]
 
 
-def top_ngram_chars(words: List[str], n: int, spaces: str = "always", grams: Optional[WordNgrams] = None) -> int:
+def top_ngram_chars(words: List[str], n: int, spaces: str = "always", grams: Optional[DocWords] = None) -> int:
     """Characters of the most frequent word n-gram times its count; first wins ties. ``spaces``:
     ``always`` joins the words with a space (datatrove); ``text`` counts only the spaces the text has:
     none between two characters of a script written without spaces (Han, kana, Thai, ...), whose
     character tokens would otherwise count almost twice their length (a Chinese 6-gram: 11 characters)."""
-    ids = (grams or WordNgrams(words)).ids(n)
-    per_position = np.bincount(ids)[ids]
-    best_count = int(per_position.max())
-    first = int(np.argmax(per_position == best_count))  # like Counter.most_common(1): first seen of the most frequent
+    best_count, first = (DocWords.of(words) if grams is None else grams).top_ngram(n)
     best = words[first:first + n]
     if spaces == "always":
         separators = n - 1
@@ -356,14 +481,13 @@ def top_ngram_chars(words: List[str], n: int, spaces: str = "always", grams: Opt
     return (sum(map(len, best)) + separators) * best_count
 
 
-def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int], grams: Optional[WordNgrams] = None) -> int:
+def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int], grams: Optional[DocWords] = None) -> int:
     """datatrove's find_all_duplicate: greedy scan, a repeated n-gram's characters count once per repeat.
     Positions whose n-gram occurs once can neither be a repeat nor make one, so only the others are visited."""
-    ids = (grams or WordNgrams(words)).ids(n)
-    candidates = np.flatnonzero(np.bincount(ids)[ids] > 1) if len(ids) else ids
+    positions, ids, _ = (DocWords.of(words) if grams is None else grams).repeated_ngrams(n)
     seen = set()
     repeated, idx = 0, 0
-    for position, gram in zip(candidates.tolist(), ids[candidates].tolist()):
+    for position, gram in zip(positions.tolist(), ids.tolist()):
         if position < idx:
             continue  # inside the last repeat: skipped by the scan, never added to what it has seen
         if gram in seen:
@@ -374,7 +498,8 @@ def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int], grams: O
     return repeated
 
 
-def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[str], dict]:
+def gopher_repetition(text: str, words: List[str], s: dict, grams: Optional[DocWords] = None
+                      ) -> Tuple[Optional[str], dict]:
     sig: dict = {}
     paragraphs = _PARAGRAPH_RE.split(text.strip())
     para_dups, para_chars = find_duplicates(paragraphs)
@@ -393,13 +518,13 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
     # ours (ngram_share_min_chars): n-gram shares of a short document are taken of at least this many characters;
     # three mentions of a long legal term in a paragraph are not a repetitive page
     ngram_chars_of = max(len(text), s.get("ngram_share_min_chars") or 0)
-    grams = WordNgrams(words)
+    grams = DocWords.of(words) if grams is None else grams
     for n, frac in s["top_n_grams"] or ():
         if len(words) >= n and top_ngram_chars(words, n, spaces, grams) / ngram_chars_of > frac:
             return f"top_{n}_gram", sig
     min_diversity = s.get("min_word_diversity")
     if min_diversity:
-        sig["word_diversity"] = word_diversity(words)
+        sig["word_diversity"] = word_diversity(words, grams)
         if sig["word_diversity"] < min_diversity:
             return "low_word_diversity", sig
     dup_grams = s["dup_n_grams"] or ()
@@ -411,13 +536,14 @@ def gopher_repetition(text: str, words: List[str], s: dict) -> Tuple[Optional[st
     return None, sig
 
 
-def word_diversity(words: List[str]) -> float:
+def word_diversity(words: List[str], doc: Optional[DocWords] = None) -> float:
     """Guiraud's index: distinct words / sqrt(words), punctuation tokens left out. Unlike the share of
     distinct words it does not fall with document length on ordinary text (about 3-30 from a 50-word
     note to a book); a keyword list that recombines a handful of words scores below 1. The n-gram
     checks miss such lists: random recombinations of six words rarely repeat a 5-gram."""
-    counted = [w for w, c in zip(words, word_classes(words)) if not c & PUNCTUATION_ONLY]
-    return len(set(counted)) / len(counted) ** 0.5 if counted else 0.0
+    doc = DocWords.of(words) if doc is None else doc
+    counted = doc.stat("non_punct")
+    return doc.stat("distinct_non_punct") / counted ** 0.5 if counted else 0.0
 
 
 def c4_quality(text: str, s: dict, count_sentences, profile: str = "default") -> Tuple[Optional[str], dict, str]:
@@ -485,6 +611,7 @@ def fineweb_quality(text: str, words: List[str], s: dict) -> Tuple[Optional[str]
 SIGNAL_FIELDS = ("n_words", "avg_word_length", "alpha_words_ratio", "stop_words", "dup_line_frac",
                  "c4_sentences", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio")
 SIGNALS_TYPE = pa.struct([(f, pa.float32()) for f in SIGNAL_FIELDS])
+WORDS_SPAN_CHARS = 4_000_000  # a BatchWords holds ~100 bytes a word: < 0.1 GB for this many characters
 
 
 @register
@@ -513,9 +640,11 @@ class QualityStage(Stage):
         languages = self._languages(table, len(texts))
         scripts = table.column("script").to_pylist() if "script" in table.column_names \
             else dominant_scripts(texts)
+        settings = [self.settings.get(lang, script) for lang, script in zip(languages, scripts)]
         reasons, signals, new_texts = [], [], []
-        for text, lang, script in zip(texts, languages, scripts):
-            reason, sig, new_text = self.evaluate(text, self.settings.get(lang, script), lang, script)
+        for text, lang, script, s, words in zip(texts, languages, scripts, settings,
+                                                self._doc_words(texts, languages, settings)):
+            reason, sig, new_text = self.evaluate(text, s, lang, script, words)
             reasons.append(reason)
             signals.append({k: sig.get(k) for k in SIGNAL_FIELDS})
             new_texts.append(new_text if reason is None and self.params.c4_rewrite_text
@@ -532,15 +661,44 @@ class QualityStage(Stage):
             return table.column("language").to_pylist()
         return [self.params.default_language] * n
 
-    def evaluate(self, text: Optional[str], settings: dict, language: Optional[str] = None,
-                 script: Optional[str] = None) -> Tuple[Optional[str], dict, Optional[str]]:
-        """(first failing "filter:reason" or None, signals, text after C4's line removal)."""
+    def _doc_words(self, texts: List[Optional[str]], languages: List[Optional[str]],
+                   settings: List[dict]) -> Iterator[Optional[DocWords]]:
+        """Each document's words, tokenized and measured together (``BatchWords``) per span of documents of
+        about ``WORDS_SPAN_CHARS`` characters, which bounds the memory a batch of long documents takes.
+        None for every document where C4 runs first: it changes the text the other filters read."""
+        if self.filters[0] == "c4_quality":
+            yield from repeat(None, len(texts))
+            return
+        start = span_chars = 0
+        for end, text in enumerate(texts, 1):
+            span_chars += len(text or "")
+            if span_chars >= WORDS_SPAN_CHARS or end == len(texts):
+                yield from self._span_words(texts[start:end], languages[start:end], settings[start:end])
+                start, span_chars = end, 0
+
+    def _span_words(self, texts: List[Optional[str]], languages: List[Optional[str]],
+                    settings: List[dict]) -> Iterator[DocWords]:
+        batch = BatchWords()
+        for text, language, s in zip(texts, languages, settings):
+            batch.add(quality_words(text, tokenizer_for(language, s)) if self._unreadable(text) is None else [])
+        return map(batch.doc, range(len(texts)))
+
+    def _unreadable(self, text: Optional[str]) -> Optional[str]:
         if not text or not text.strip():
-            return "quality:empty_text", {}, text
+            return "quality:empty_text"
         if len(text) > self.params.max_doc_chars:
-            return "quality:doc_too_long", {}, text
+            return "quality:doc_too_long"
+        return None
+
+    def evaluate(self, text: Optional[str], settings: dict, language: Optional[str] = None,
+                 script: Optional[str] = None, words: Optional[DocWords] = None
+                 ) -> Tuple[Optional[str], dict, Optional[str]]:
+        """(first failing "filter:reason" or None, signals, text after C4's line removal). ``words``: the
+        text's words if measured already (``BatchWords.doc``)."""
+        unreadable = self._unreadable(text)
+        if unreadable:
+            return unreadable, {}, text
         signals: dict = {}
-        words = None
         first_reason = None
         profile = tokenizer_for(language, settings)
         for name in self.filters:
@@ -550,10 +708,12 @@ class QualityStage(Stage):
                 words = None  # the text changed
             else:
                 if words is None:
-                    words = quality_words(text, profile)
-                check = {"gopher_quality": gopher_quality, "gopher_repetition": gopher_repetition,
-                         "fineweb_quality": fineweb_quality}[name]
-                reason, sig = check(text, words, s)
+                    words = DocWords.of(quality_words(text, profile))
+                if name == "fineweb_quality":
+                    reason, sig = fineweb_quality(text, words.words, s)
+                else:
+                    check = {"gopher_quality": gopher_quality, "gopher_repetition": gopher_repetition}[name]
+                    reason, sig = check(text, words.words, s, words)
             signals.update(sig)
             if reason is not None and first_reason is None:
                 first_reason = f"{name}:{reason}"

@@ -85,18 +85,23 @@ def _reference_duplicated_ngram_chars(words, n):
 
 
 def test_ngram_ids_give_datatrove_repetition_figures_exactly():
-    """The numpy n-gram path (WordNgrams) against the tuple-by-tuple definitions, on word lists from a small
-    vocabulary (many repeats, overlapping repeats, ties) and on prose."""
+    """The numpy n-gram path (DocWords) against the tuple-by-tuple definitions, on word lists from a small
+    vocabulary (many repeats, overlapping repeats, ties) and on prose; each document alone and in one batch
+    (BatchWords: no n-gram may count words of a neighbouring document)."""
     from itertools import accumulate
-    from xcurate.stages.quality import WordNgrams, duplicated_ngram_chars, top_ngram_chars
+    from xcurate.stages.quality import BatchWords, DocWords, duplicated_ngram_chars, top_ngram_chars
     rng = random.Random(7)
-    cases = [PROSE.split(), ["a"] * 12, ["a", "b"] * 7 + ["a"], ["x"], []]
+    cases = [PROSE.split(), ["a"] * 12, [], ["a", "b"] * 7 + ["a"], ["x"], [], ["a"] * 3]
     cases += [[rng.choice(["a", "bb", "ccc", "d", "ee"][:rng.randint(1, 5)]) for _ in range(rng.randint(0, 60))]
               for _ in range(400)]
-    for words in cases:
-        grams, prefix = WordNgrams(words), [0, *accumulate(map(len, words))]
-        for n in range(2, 11):
-            if len(words) >= n:
-                assert top_ngram_chars(words, n, "always", grams) == _reference_top_ngram_chars(words, n), (words, n)
-            assert duplicated_ngram_chars(words, n, prefix, grams) == _reference_duplicated_ngram_chars(words, n)
-            assert grams.repeats(n) == (len(set(zip(*(words[i:] for i in range(n))))) < max(len(words) - n + 1, 0))
+    batch = BatchWords(cases)
+    for index, words in enumerate(cases):
+        prefix = [0, *accumulate(map(len, words))]
+        for grams in (DocWords.of(words), batch.doc(index)):
+            for n in range(2, 11):
+                if len(words) >= n:
+                    assert top_ngram_chars(words, n, "always", grams) == _reference_top_ngram_chars(words, n), \
+                        (words, n)
+                assert duplicated_ngram_chars(words, n, prefix, grams) == _reference_duplicated_ngram_chars(words, n)
+                assert grams.repeats(n) == (len(set(zip(*(words[i:] for i in range(n))))) <
+                                            max(len(words) - n + 1, 0))

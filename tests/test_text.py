@@ -71,6 +71,8 @@ def test_word_tokenizer_matches_datatrove_spacy_tokens_per_language():
 def test_word_tokenizer_falls_back_to_memoised_regex_profiles():
     from xcurate.text.words import RegexChunkTokenizer, word_tokenizer
     text = "Edison@ENRON 06/02/2001 -x 3 -4 U.S. e.g. 我们是学生。 I can't"
+    text += " Ωμέγα naïve ʻokina Москва 한국어 日本語 ไทย Latin日本 cafe\u0301"  # letter-only chunks skip the regex
+    text += ' ("Ab". xA. wordy.. (Москва), "word",) 日本, Done!? A. well.)'  # so do words in plain punctuation
     for language, engine, profile in [("xyz_Latn", "auto", "default"), ("eng_Latn", "regex", "en"),
                                       ("eng_Latn", "auto", "en"), ("fra_Latn", "auto", "default"),
                                       (None, "auto", "de"), ("cmn_Hani", "auto", "default"),
@@ -80,6 +82,18 @@ def test_word_tokenizer_falls_back_to_memoised_regex_profiles():
         assert tokenizer(text) == quality_words(text, profile) == quality_words(text, tokenizer)
     with pytest.raises(ValueError, match="tokenizer.engine"):
         word_tokenizer("eng_Latn", "spacey")
+
+
+def test_python_letters_are_regex_letters_and_never_punctuation():
+    """The fast paths of the regex tokenizer (a chunk of letters is one word) and of the quality stage's word
+    classes (a word of letters has a letter, is no punctuation) take str.isalpha() characters for \\p{L}."""
+    import sys
+    import regex
+    from datatrove.utils.text import PUNCTUATION_SET
+    letters = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isalpha())
+    assert len(letters) > 100_000
+    assert regex.sub(r"\p{L}", "", letters) == ""
+    assert not set(letters) & set(PUNCTUATION_SET)
 
 
 # Combining marks belong to their word in every script: vowel signs of abugidas, Hebrew/Arabic points,
@@ -141,3 +155,20 @@ def test_armenian_in_word_marks_stay_inside_the_word():
     the comma-like ՝ and the full stop ։ after a word are tokens of their own."""
     words = quality_words("Ուզու՞մ ես պատմե՞լ, ո՜վ ասաց՝ լա՛վ։")
     assert words == ["Ուզու՞մ", "ես", "պատմե՞լ", ",", "ո՜վ", "ասաց", "՝", "լա՛վ", "։"]
+
+
+def test_light_kiwi_splits_korean_as_datatrove_default_kiwi(shared_data):
+    """The splitter loads Kiwi without its typo and multi-word dictionaries (seconds of start-up per worker);
+    chunk by chunk that gives the morphemes of datatrove's default Kiwi()."""
+    import gzip
+    import json
+    from kiwipiepy import Kiwi
+    from xcurate.text.words import word_tokenizer
+    with gzip.open(shared_data / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
+        korean = [r["text"] for r in map(json.loads, f) if r["lang"] == "kor_Hang"][:300]
+    chunks = sorted({c for text in korean for c in text.split()})
+    assert len(chunks) > 3000
+    default = Kiwi()
+    expected = [[c[t.start:t.end] for t in toks] for c, toks in zip(chunks, default.tokenize(chunks))]
+    splitter = word_tokenizer("kor_Hang")
+    assert [splitter(c) for c in chunks] == expected
