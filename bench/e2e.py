@@ -6,11 +6,13 @@ languages resampled into documents, 8% planted near copies and 2% exact copies),
 * ours: ``xcurate run`` in a subprocess (process wall time: Ray start, reading JSONL, every stage,
   writing Parquet) with normalize → length → langid → quality (datatrove's default thresholds,
   ``profile: datatrove_defaults``) → exact → MinHash 14×8 5-grams → same-language 13-gram
-  decontamination; per-stage seconds from the manifest (summed over tasks).
+  decontamination → cross-lingual check (``decontaminate_translated``: the demo suite's human
+  translations); per-stage seconds from the manifest (summed over tasks).
 * datatrove 0.10.1 on ``LocalPipelineExecutor(workers=2)``: LanguageFilter (the same bundled
   lid.176.ftz), a length filter, GopherRepetition / GopherQuality / C4Quality / FineWebQuality with
   their defaults, then its 4-step MinHash (14×8, 5-grams). datatrove has no same-language
-  decontamination without lighteval tasks, so its side does one step less (ours is not favoured).
+  decontamination without lighteval tasks and no cross-lingual check, so its side does two steps
+  less (ours is not favoured).
 
 ``--pipeline minhash``: only MinHash dedup on both sides (ours: ``xcurate run`` with one
 ``minhash_dedup`` stage; datatrove: its 4 steps reading the JSONL), so that dedup F1 is measured on
@@ -72,7 +74,11 @@ FILTERS = [{"type": "normalize", "params": {"form": "NFC", "collapse_whitespace"
            {"type": "quality", "params": {"profile": "datatrove_defaults"}}]
 DECONTAMINATE = {"type": "decontaminate", "params": {"benchmarks": str(REPO / "configs/benchmarks/demo_en.yaml"),
                                                      "policy": "remove_span"}}
-PIPELINES = {"full": [*FILTERS, {"type": "exact_dedup"}, MINHASH, DECONTAMINATE],
+# the cross-lingual check: the suite's human translations matched same-language (its corpus-side rate with a
+# 19,401-item suite: bench/xling_translated_speed.py)
+DECONTAMINATE_TRANSLATED = {"type": "decontaminate_translated",
+                            "params": {"benchmarks": str(REPO / "configs/benchmarks/demo.yaml")}}
+PIPELINES = {"full": [*FILTERS, {"type": "exact_dedup"}, MINHASH, DECONTAMINATE, DECONTAMINATE_TRANSLATED],
              "minhash": [MINHASH],
              "quality": [{"type": "langid"}, {"type": "quality", "params": {"profile": "datatrove_defaults"}}]}
 RESULT_NAMES = {"full": "e2e", "minhash": "e2e_minhash", "quality": "e2e_quality"}
