@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from xcurate.contamination.encoders import encoder_key, encoder_profile, language_base, load_encoder
 from xcurate.contamination.ngram_index import (edited_position, match_documents, match_with_spans, ngram_index_for,
@@ -321,6 +321,12 @@ class TranslatedDecontamParams(_SuiteParams):
     keep_candidates: bool = Field(False, description="also write unverified candidates (confidence 'candidate')")
     policy: Literal["flag", "drop_document"] = Field("flag", description="flag, or drop documents with a verified "
                                                      "match")
+
+    @field_validator("human_translations", mode="before")
+    @classmethod
+    def _over_human_defaults(cls, value: Any) -> Any:
+        """A partial mapping changes only what it names: the rest stay the fitted human settings."""
+        return {**HUMAN_TRANSLATION_SETTINGS.model_dump(), **value} if isinstance(value, dict) else value
 
 
 def suite_with_translations(params: TranslatedDecontamParams):
