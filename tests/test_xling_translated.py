@@ -161,7 +161,10 @@ def test_human_translations_need_more_of_the_item_than_machine_translations(tmp_
 
 
 def test_a_partial_human_setting_keeps_the_other_fitted_ones():
-    params = TranslatedDecontaminate.Params(benchmarks="suite.yaml", human_translations={"verified_cosine": 0.8})
+    params = TranslatedDecontaminate.Params(benchmarks="suite.yaml", human_translations={"verified_cosine": 0.8},
+                                            machine_translations={"min_containment": 0.25})
     assert params.human_translations.model_dump() == {"min_containment": 0.35, "exact_containment": 0.7,
                                                       "verified_cosine": 0.8}
-    assert params.min_containment == 0.2  # machine translations' own settings are untouched
+    assert params.machine_translations.model_dump() == {"min_containment": 0.25, "exact_containment": 0.8,
+                                                        "verified_cosine": 0.7}
+    assert params.least_containment == 0.25
