@@ -412,7 +412,7 @@ def _kiwi_split():
     """Korean morphemes (Kiwi), as datatrove's KiwiTokenizer: the text span of each morpheme."""
     from kiwipiepy import Kiwi
     # Chunks are split one at a time, so the multi-word dictionary cannot apply; without it and the typo
-    # dictionary Kiwi loads in ~0.4 s instead of ~3 s, with identical morphemes on 25,257 Korean chunks of UD
+    # dictionary Kiwi loads in under 1 s instead of ~3 s, with identical morphemes on 25,257 Korean chunks of UD
     # and FLORES (tests/test_text.py checks a sample against the default Kiwi()).
     kiwi = Kiwi(load_typo_dict=False, load_multi_dict=False)
     return lambda chunks: [tuple(c[t.start:t.end] for t in toks) for c, toks in zip(chunks, kiwi.tokenize(chunks))]
