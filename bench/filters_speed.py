@@ -29,6 +29,7 @@ TARGET_MB = 100
 WORKERS = 2
 BATCH = 4096
 DATATROVE_SAMPLE = 1200
+COLD_REPEATS = 5
 LANGS_DT = ["eng_Latn", "deu_Latn", "fra_Latn", "spa_Latn", "por_Latn", "ita_Latn", "nld_Latn", "ces_Latn",
             "tur_Latn", "ind_Latn", "est_Latn", "lit_Latn", "eus_Latn", "ukr_Cyrl", "ell_Grek", "rus_Cyrl",
             "bul_Cyrl", "heb_Hebr", "arb_Arab", "hye_Armn", "pol_Latn", "fin_Latn", "hun_Latn"]
@@ -173,9 +174,13 @@ def main() -> int:
         dparts = pool.map(_quality_datatrove, halves(sample))
     d_t = max(t for t, _ in dparts)
     # Ours on exactly the datatrove sample, in fresh processes (cold word-chunk memo): the
-    # like-for-like ratio, without the benefit of the resampled input's repeated text.
-    with Pool(WORKERS) as pool:
-        cold_t = max(t for t, _ in pool.map(_quality_ours, halves(sample)))
+    # like-for-like ratio, without the benefit of the resampled input's repeated text. A cold run
+    # takes a fraction of a second, so it is repeated in new processes and the median taken.
+    cold_runs = []
+    for _ in range(COLD_REPEATS):
+        with Pool(WORKERS) as pool:
+            cold_runs.append(max(t for t, _ in pool.map(_quality_ours, halves(sample))))
+    cold_t = sorted(cold_runs)[len(cold_runs) // 2]
     d_dec = dparts[0][1] + dparts[1][1]
     ours_on_sample = [reasons[i] for i in sample_idx]
     agree = sum((a is None) == (b is None) for a, b in zip(d_dec, ours_on_sample)) / len(sample)
@@ -191,7 +196,10 @@ def main() -> int:
         "ratio_docs_s": round(ours_docs_s / dt_docs_s, 2), "goal": ">=5x at >=99% agreement",
         "chain_agreement_on_sample": round(agree, 4),
         "ours_on_datatrove_sample_cold_docs_s": round(len(sample) / cold_t, 1),
+        "ours_on_datatrove_sample_cold_s_runs": [round(t, 3) for t in cold_runs],
         "ratio_same_sample_cold": round(d_t / cold_t, 2),
+        "cold_note": f"median of {COLD_REPEATS} runs, each in new processes, tokenizers loaded before the timing "
+                     "(as for datatrove's filters)",
     }
     print("quality:", res["quality"])
     out = REPO / "bench" / "results" / "filters_speed.json"

@@ -168,3 +168,31 @@ def test_a_partial_human_setting_keeps_the_other_fitted_ones():
     assert params.machine_translations.model_dump() == {"min_containment": 0.25, "exact_containment": 0.8,
                                                         "verified_cosine": 0.7}
     assert params.least_containment == 0.25
+
+
+ZH = "北方悬崖上的灯塔由一群来自海岸的石匠于1874年建造，它的灯最初用鲸油点燃，直到1931年电力才到达这个村庄。"
+TH = ("ประภาคารบนหน้าผาทางเหนือสร้างขึ้นในปี 1874 โดยกลุ่มช่างหินจากชายฝั่ง และตะเกียงของมันถูกจุดด้วยน้ำมันปลาวาฬ"
+      "ก่อนที่ไฟฟ้าจะมาถึงหมู่บ้านในปี 1931")
+
+
+def test_batches_are_matched_in_runs_and_each_script_only_where_it_occurs(tmp_path, monkeypatch):
+    """Matching a batch in runs of a few characters finds the same spans as matching each document alone;
+    Han and Thai items are found in documents of any other language that quote them."""
+    from xcurate.contamination import fuzzy
+    for lang, text in (("zh", ZH), ("th", TH)):
+        write_jsonl(tmp_path / f"{lang}.jsonl", [{"id": "q1", "context": text, "question": "?"}])
+    suite = yaml.safe_load(open(_suite(tmp_path)))
+    suite["benchmarks"][0]["translations"].update({"zh": "zh.jsonl", "th": "th.jsonl"})
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    stage = TranslatedDecontaminate(TranslatedDecontaminate.Params(benchmarks=str(tmp_path / "suite.yaml"),
+                                                                   encoder=None, cache_dir=str(tmp_path / "cache")))
+    stage.setup()
+    docs = [FILLER_DE, FILLER_DE + ZH + FILLER_DE, "", FILLER_DE + DE, None, TH + " " + FILLER_DE, FILLER_DE * 2,
+            "Noticias: " + ZH[:20] + FILLER_DE]
+    alone = [h._replace(doc=i) for i, d in enumerate(docs) for h in stage.index.match([d])]
+    monkeypatch.setattr(fuzzy, "MATCH_CHUNK_CHARS", 200)
+    assert fuzzy._chunks([len(d or "") for d in docs], 200)[:2] == [(0, 1), (1, 2)]
+    assert stage.index.match(docs) == alone
+    found = stage.match(docs)
+    assert {d: [stage.index.items_meta[i][2] for i in per] for d, per in found.items()} == \
+        {1: ["zh"], 3: ["de"], 5: ["th"]}

@@ -147,6 +147,14 @@ _IDEO_CHAR = regex.compile("[" + "".join(f"\\p{{{s}}}" for s in _IDEOGRAPHIC) + 
 _LETTER_CHAR = regex.compile("[" + "".join(f"\\p{{{s}}}" for s in _LETTER_SCRIPTS) + "]")
 
 
+def script_kind_codes(text: str) -> np.ndarray:
+    """Per character: 1 a Han/Kana character, 2 a Thai/Lao/... one, 0 any other (the kinds of ``token_kind``)."""
+    codes = np.zeros(len(text), dtype=np.uint8)
+    for code, pattern in ((1, _IDEO_CHAR), (2, _LETTER_CHAR)):
+        codes[[m.start() for m in pattern.finditer(text)]] = code
+    return codes
+
+
 def token_kind(tokens: Sequence[str]) -> str:
     """'word', 'ideographic' (Han/Kana characters) or 'letter' (Thai/Lao/... characters) by majority."""
     if not tokens:
