@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 WORK = REPO / "bench" / "work"
+
+
+SCRATCH_MARK = ".xcurate-bench-scratch"
+
+
+def scratch_dir(path) -> Path:
+    """An empty folder at ``path`` for a benchmark's files. A folder already there is emptied only when a
+    benchmark made it (it holds ``SCRATCH_MARK``, or lies under ``bench/work``) or it is empty; anything
+    else is refused, so a benchmark never deletes a user's files (``--workdir ~/data``)."""
+    path = Path(path).resolve()
+    if path.exists():
+        ours = (path / SCRATCH_MARK).is_file() or WORK.resolve() in path.parents
+        if not ours and not (path.is_dir() and not any(path.iterdir())):
+            sys.exit(f"{path}: exists and was not made by a benchmark; name a new folder (nothing was deleted)")
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / SCRATCH_MARK).write_text("scratch folder of an xcurate benchmark: its next run empties it\n")
+    return path
 
 
 def shared_data() -> Path:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -46,7 +45,7 @@ import yaml
 from datatrove.pipeline.filters import LanguageFilter
 from datatrove.utils.lid import FT176LID
 
-from bench._common import REPO, WORK, write_result
+from bench._common import REPO, WORK, scratch_dir, write_result
 from bench.dedup_speed import PARAMS, RssSampler, make_corpus
 from xcurate.stages.langid import bundled_model_path
 
@@ -284,7 +283,7 @@ def main(argv=None) -> int:
     ap.add_argument("--note", default="", help="recorded with the result, e.g. 'machine shared with other jobs'")
     args = ap.parse_args(argv)
     work = WORK / RESULT_NAMES[args.pipeline]
-    shutil.rmtree(work, ignore_errors=True)
+    scratch_dir(work)
     docs = make_corpus(args.mb, args.seed)
     write_jsonl(docs, work / "jsonl", args.files)
     all_ids = [d["id"] for d in docs]

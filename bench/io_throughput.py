@@ -13,14 +13,13 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import WORK, dir_mb, resampled_corpus, write_result  # noqa: E402
+from bench._common import WORK, dir_mb, resampled_corpus, scratch_dir, write_result  # noqa: E402
 
 
 def _baseline_worker(args):
@@ -47,7 +46,7 @@ def _baseline_worker(args):
 
 
 def run_baseline(inp: Path, out: Path) -> dict:
-    shutil.rmtree(out, ignore_errors=True)
+    scratch_dir(out)
     files = sorted(str(p) for p in inp.glob("*.jsonl"))
     shares = [(files[i::2], str(out)) for i in range(2)]
     t0 = time.perf_counter()

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,13 +25,10 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._common import scratch_dir, shared_data  # noqa: E402
 from xcurate.engine.cluster import init_ray  # noqa: E402
 from xcurate.workflows.mix import run_mix  # noqa: E402
 from xcurate.mix.tokens import default_sentencepiece_model  # noqa: E402
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("XCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def build_inputs(root: Path, repeat_tatoeba: int) -> dict:
@@ -80,9 +75,7 @@ def main() -> int:
     ap.add_argument("--workdir", default="/tmp/xc_mix_bench")
     ap.add_argument("--repeat-tatoeba", type=int, default=1)
     args = ap.parse_args()
-    root = Path(args.workdir)
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    root = scratch_dir(args.workdir)
     inputs = build_inputs(root / "in", args.repeat_tatoeba)
     shards = sorted(inputs["web"].rglob("*.parquet")) + sorted(inputs["tatoeba"].glob("*.parquet"))
     base_s, docs, tokens = baseline_count(shards)

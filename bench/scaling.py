@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from bench._common import REPO, RESULTS, WORK, write_result
+from bench._common import REPO, RESULTS, WORK, scratch_dir, write_result
 from bench.dedup_speed import RssSampler, make_corpus
 from bench.e2e import our_config, write_jsonl
 
@@ -151,8 +151,7 @@ def main(argv=None) -> int:
     parts = {"workers": part_workers, "memory": part_memory, "s3": part_s3}
     for name in args.only or PARTS:
         work = WORK / "scaling" / name
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        scratch_dir(work)
         result[name] = {"mb": args.mb, "note": args.note,
                         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         **parts[name](args.mb, args.files, work)}
