@@ -6,7 +6,7 @@ languages; the steady rate is the difference of the two process wall times), aga
 human-translation suite of ``bench/xling_translated_eval.py`` (six formats, 17 languages); the
 process wall time includes start-up, reading and writing. Run twice: the first builds the
 index (cold cache), the second maps it. Baseline in the same run: the same config with the
-shipped same-language ``decontaminate`` stage.
+shipped same-language ``decontaminate`` stage. Peak RSS of the largest Ray worker at both sizes: memory flat in corpus size.
 
 Suite side: an opus-mt-sized MarianMT (6+6 layers, d_model 512, FFN 2048, 8 heads; random weights,
 SentencePiece vocabulary trained on Tatoeba text because no weights can be downloaded) translates
@@ -59,6 +59,9 @@ def corpus(copies: int) -> str:
     return path
 
 
+peaks = {}  # run name -> peak RSS (MB) of its largest Ray worker
+
+
 def timed_run(stage: dict, data: str, name: str) -> float:
     import yaml
     cfg = {"input": {"paths": [data], "columns": {"language": "language"}},
@@ -67,10 +70,15 @@ def timed_run(stage: dict, data: str, name: str) -> float:
     cfg_path = os.path.join(WORK, f"{name}.yaml")
     with open(cfg_path, "w") as f:
         yaml.safe_dump(cfg, f)
+    from bench.dedup_speed import RssSampler
+    sampler = RssSampler(driver_command="xcurate")
     t0 = time.time()
-    subprocess.run([os.path.join(REPO, ".venv", "bin", "xcurate"), "run", cfg_path, "-o", os.path.join(WORK, name),
-                    "--overwrite"], check=True, capture_output=True, cwd=REPO)
-    return time.time() - t0
+    with sampler:
+        subprocess.run([sys.executable, "-m", "xcurate", "run", cfg_path, "-o", os.path.join(WORK, name),
+                        "--overwrite"], check=True, capture_output=True, cwd=REPO)
+    seconds = time.time() - t0
+    peaks[name] = sampler.summary()["peak_rss_mb_ray_worker"]
+    return seconds
 
 
 def corpus_side(copies: int) -> dict:
@@ -91,7 +99,10 @@ def corpus_side(copies: int) -> dict:
         out[name] = {"cold_s": round(cold, 1), "warm_s": round(warm, 1), "warm_big_s": round(warm_big, 1),
                      "mb_per_s_per_core_whole_process": round(big_mb / warm_big, 2),
                      "mb_per_s_per_core_steady": round((big_mb - mb) / max(warm_big - warm, 1e-9), 2),
-                     "stage_seconds_big": _stage_seconds(f"{name}_warm_big")}
+                     "stage_seconds_big": _stage_seconds(f"{name}_warm_big"),
+                     "peak_rss_mb_ray_worker": peaks[f"{name}_warm"],
+                     "peak_rss_mb_ray_worker_big": peaks[f"{name}_warm_big"],
+                     "peak_rss_ratio_big_vs_small": round(peaks[f"{name}_warm_big"] / peaks[f"{name}_warm"], 2)}
     out["ratio_translated_vs_ngram_steady"] = round(out["ngram_baseline"]["mb_per_s_per_core_steady"]
                                                     / out["translated"]["mb_per_s_per_core_steady"], 2)
     return out
