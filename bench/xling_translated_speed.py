@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -59,10 +60,8 @@ def corpus(copies: int) -> str:
     return path
 
 
-peaks = {}  # run name -> peak RSS (MB) of its largest Ray worker
-
-
-def timed_run(stage: dict, data: str, name: str) -> float:
+def timed_run(stage: dict, data: str, name: str) -> Tuple[float, float]:
+    """(process wall seconds, peak RSS in MB of the largest Ray worker) of one ``xcurate run``."""
     import yaml
     cfg = {"input": {"paths": [data], "columns": {"language": "language"}},
            "output": {"keep_rejected": False},
@@ -76,9 +75,7 @@ def timed_run(stage: dict, data: str, name: str) -> float:
     with sampler:
         subprocess.run([sys.executable, "-m", "xcurate", "run", cfg_path, "-o", os.path.join(WORK, name),
                         "--overwrite"], check=True, capture_output=True, cwd=REPO)
-    seconds = time.time() - t0
-    peaks[name] = sampler.summary()["peak_rss_mb_ray_worker"]
-    return seconds
+    return time.time() - t0, sampler.summary()["peak_rss_mb_ray_worker"]
 
 
 def corpus_side(copies: int) -> dict:
@@ -93,16 +90,15 @@ def corpus_side(copies: int) -> dict:
                                                                                      "cache_dir": cache}}),
                         ("ngram_baseline", {"type": "decontaminate", "params": {"benchmarks": suite,
                                                                                 "cache_dir": cache}})):
-        cold = timed_run(stage, data, f"{name}_cold")
-        warm = timed_run(stage, data, f"{name}_warm")
-        warm_big = timed_run(stage, big, f"{name}_warm_big")
+        cold, _ = timed_run(stage, data, f"{name}_cold")
+        warm, rss = timed_run(stage, data, f"{name}_warm")
+        warm_big, rss_big = timed_run(stage, big, f"{name}_warm_big")
         out[name] = {"cold_s": round(cold, 1), "warm_s": round(warm, 1), "warm_big_s": round(warm_big, 1),
                      "mb_per_s_per_core_whole_process": round(big_mb / warm_big, 2),
                      "mb_per_s_per_core_steady": round((big_mb - mb) / max(warm_big - warm, 1e-9), 2),
                      "stage_seconds_big": _stage_seconds(f"{name}_warm_big"),
-                     "peak_rss_mb_ray_worker": peaks[f"{name}_warm"],
-                     "peak_rss_mb_ray_worker_big": peaks[f"{name}_warm_big"],
-                     "peak_rss_ratio_big_vs_small": round(peaks[f"{name}_warm_big"] / peaks[f"{name}_warm"], 2)}
+                     "peak_rss_mb_ray_worker": rss, "peak_rss_mb_ray_worker_big": rss_big,
+                     "peak_rss_ratio_big_vs_small": round(rss_big / rss, 2)}
     out["ratio_translated_vs_ngram_steady"] = round(out["ngram_baseline"]["mb_per_s_per_core_steady"]
                                                     / out["translated"]["mb_per_s_per_core_steady"], 2)
     return out
