@@ -60,8 +60,9 @@ def corpus(copies: int) -> str:
     return path
 
 
-def timed_run(stage: dict, data: str, name: str) -> Tuple[float, float]:
-    """(process wall seconds, peak RSS in MB of the largest Ray worker) of one ``xcurate run``."""
+def timed_run(stage: dict, data: str, name: str) -> Tuple[float, dict]:
+    """(process wall seconds, ``RssSampler.summary()``: peak RSS and CPU seconds per process kind) of one
+    ``xcurate run``."""
     import yaml
     cfg = {"input": {"paths": [data], "columns": {"language": "language"}},
            "output": {"keep_rejected": False},
@@ -75,7 +76,7 @@ def timed_run(stage: dict, data: str, name: str) -> Tuple[float, float]:
     with sampler:
         subprocess.run([sys.executable, "-m", "xcurate", "run", cfg_path, "-o", os.path.join(WORK, name),
                         "--overwrite"], check=True, capture_output=True, cwd=REPO)
-    return time.time() - t0, sampler.summary()["peak_rss_mb_ray_worker"]
+    return time.time() - t0, sampler.summary()
 
 
 def corpus_side(copies: int) -> dict:
@@ -91,12 +92,17 @@ def corpus_side(copies: int) -> dict:
                         ("ngram_baseline", {"type": "decontaminate", "params": {"benchmarks": suite,
                                                                                 "cache_dir": cache}})):
         cold, _ = timed_run(stage, data, f"{name}_cold")
-        warm, rss = timed_run(stage, data, f"{name}_warm")
-        warm_big, rss_big = timed_run(stage, big, f"{name}_warm_big")
+        warm, small_run = timed_run(stage, data, f"{name}_warm")
+        warm_big, big_run = timed_run(stage, big, f"{name}_warm_big")
+        rss, rss_big = small_run["peak_rss_mb_ray_worker"], big_run["peak_rss_mb_ray_worker"]
         out[name] = {"cold_s": round(cold, 1), "warm_s": round(warm, 1), "warm_big_s": round(warm_big, 1),
                      "mb_per_s_per_core_whole_process": round(big_mb / warm_big, 2),
                      "mb_per_s_per_core_steady": round((big_mb - mb) / max(warm_big - warm, 1e-9), 2),
                      "stage_seconds_big": _stage_seconds(f"{name}_warm_big"),
+                     # CPU of every process (driver, Ray workers incl. reading and writing, Ray's own): MB per
+                     # CPU-second, the per-core rate however the work spread over the cores
+                     "cpu_s": small_run["cpu_s"], "cpu_s_big": big_run["cpu_s"],
+                     "mb_per_cpu_s_steady": round((big_mb - mb) / max(big_run["cpu_s"] - small_run["cpu_s"], 1e-9), 2),
                      "peak_rss_mb_ray_worker": rss, "peak_rss_mb_ray_worker_big": rss_big,
                      "peak_rss_ratio_big_vs_small": round(rss_big / rss, 2)}
     out["ratio_translated_vs_ngram_steady"] = round(out["ngram_baseline"]["mb_per_s_per_core_steady"]
