@@ -19,15 +19,18 @@ SCRATCH_MARK = ".xcurate-bench-scratch"
 
 def scratch_dir(path) -> Path:
     """An empty folder at ``path`` for a benchmark's files. A folder already there is emptied only when a
-    benchmark made it (it holds ``SCRATCH_MARK``, or lies under ``bench/work``) or it is empty; anything
-    else is refused, so a benchmark never deletes a user's files (``--workdir ~/data``)."""
+    benchmark made it (it holds ``SCRATCH_MARK``, or lies under ``bench/work``), and never when it is or holds
+    the working directory or the home folder; an empty folder is kept and used; anything else is refused, so
+    a benchmark never deletes a user's files (``--workdir ~/data``)."""
     path = Path(path).resolve()
     if path.exists():
+        protected = {Path.cwd().resolve(), Path.home().resolve()}
         ours = (path / SCRATCH_MARK).is_file() or WORK.resolve() in path.parents
-        if not ours and not (path.is_dir() and not any(path.iterdir())):
+        if ours and not any(p == path or path in p.parents for p in protected):
+            shutil.rmtree(path)
+        elif not (path.is_dir() and not any(path.iterdir())):
             sys.exit(f"{path}: exists and was not made by a benchmark; name a new folder (nothing was deleted)")
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
     (path / SCRATCH_MARK).write_text("scratch folder of an xcurate benchmark: its next run empties it\n")
     return path
 

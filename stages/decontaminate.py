@@ -460,20 +460,22 @@ class TranslatedDecontaminate(Stage):
                 out[h] = copy_share(unit_text, texts[h.doc][max(0, h.start - pad):h.end + pad])
         return out
 
+    def _unit_meta(self, unit: int) -> tuple:
+        """(benchmark, item id, language, origin) of a unit's first item (a unit's items share its language)."""
+        return self.index.items_meta[int(self.index.items_of(unit)[0])]
+
     def settings_for(self, unit: int) -> TranslationVerifySettings:
         """The verification settings of a unit's items: human translations', or machine translations'."""
-        return self.params.settings_for(self.index.items_meta[int(self.index.items_of(unit)[0])][3])
+        return self.params.settings_for(self._unit_meta(unit)[3])
 
     def _has_cosine(self, unit: int) -> bool:
         if not self.params.encoder:
             return False
-        lang = self.index.items_meta[int(self.index.items_of(unit)[0])][2]
-        return self.cosine_languages is None or language_base(lang) in self.cosine_languages
+        return self.cosine_languages is None or language_base(self._unit_meta(unit)[2]) in self.cosine_languages
 
     def _same_language(self, hit, languages) -> bool:
         lang = languages[hit.doc] if languages is not None else None
-        item_lang = self.index.items_meta[int(self.index.items_of(hit.unit)[0])][2]
-        return not lang or language_base(lang) == language_base(item_lang)
+        return not lang or language_base(lang) == language_base(self._unit_meta(hit.unit)[2])
 
     def _cosines(self, texts, hits) -> Dict[tuple, float]:
         if not hits:

@@ -218,7 +218,7 @@ def find_duplicates(items: Sequence[str]) -> Tuple[int, int]:
 
 def gopher_quality(text: str, words: List[str], s: dict, doc: Optional[DocWords] = None) -> Tuple[Optional[str], dict]:
     n_words = len(words)
-    doc = DocWords.of(words) if doc is None else doc
+    doc = DocWords.of(words, doc)
     n_non_symbol = doc.stat("non_symbol")
     sig = {"n_words": n_non_symbol}
     if s["min_doc_words"] and n_non_symbol < s["min_doc_words"]:
@@ -434,8 +434,9 @@ class DocWords:
         self.batch, self.index = batch, index
 
     @classmethod
-    def of(cls, words: List[str]) -> DocWords:
-        return BatchWords([words]).doc(0)
+    def of(cls, words: List[str], measured: Optional[DocWords] = None) -> DocWords:
+        """``measured`` when the caller has it (a document of the stage's batch), else ``words`` as a batch of one."""
+        return BatchWords([words]).doc(0) if measured is None else measured
 
     @property
     def words(self) -> List[str]:
@@ -469,7 +470,7 @@ def top_ngram_chars(words: List[str], n: int, spaces: str = "always", grams: Opt
     ``always`` joins the words with a space (datatrove); ``text`` counts only the spaces the text has:
     none between two characters of a script written without spaces (Han, kana, Thai, ...), whose
     character tokens would otherwise count almost twice their length (a Chinese 6-gram: 11 characters)."""
-    best_count, first = (DocWords.of(words) if grams is None else grams).top_ngram(n)
+    best_count, first = DocWords.of(words, grams).top_ngram(n)
     best = words[first:first + n]
     if spaces == "always":
         separators = n - 1
@@ -484,7 +485,7 @@ def top_ngram_chars(words: List[str], n: int, spaces: str = "always", grams: Opt
 def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int], grams: Optional[DocWords] = None) -> int:
     """datatrove's find_all_duplicate: greedy scan, a repeated n-gram's characters count once per repeat.
     Positions whose n-gram occurs once can neither be a repeat nor make one, so only the others are visited."""
-    positions, ids, _ = (DocWords.of(words) if grams is None else grams).repeated_ngrams(n)
+    positions, ids, _ = DocWords.of(words, grams).repeated_ngrams(n)
     seen = set()
     repeated, idx = 0, 0
     for position, gram in zip(positions.tolist(), ids.tolist()):
@@ -518,7 +519,7 @@ def gopher_repetition(text: str, words: List[str], s: dict, grams: Optional[DocW
     # ours (ngram_share_min_chars): n-gram shares of a short document are taken of at least this many characters;
     # three mentions of a long legal term in a paragraph are not a repetitive page
     ngram_chars_of = max(len(text), s.get("ngram_share_min_chars") or 0)
-    grams = DocWords.of(words) if grams is None else grams
+    grams = DocWords.of(words, grams)
     for n, frac in s["top_n_grams"] or ():
         if len(words) >= n and top_ngram_chars(words, n, spaces, grams) / ngram_chars_of > frac:
             return f"top_{n}_gram", sig
@@ -541,7 +542,7 @@ def word_diversity(words: List[str], doc: Optional[DocWords] = None) -> float:
     distinct words it does not fall with document length on ordinary text (about 3-30 from a 50-word
     note to a book); a keyword list that recombines a handful of words scores below 1. The n-gram
     checks miss such lists: random recombinations of six words rarely repeat a 5-gram."""
-    doc = DocWords.of(words) if doc is None else doc
+    doc = DocWords.of(words, doc)
     counted = doc.stat("non_punct")
     return doc.stat("distinct_non_punct") / counted ** 0.5 if counted else 0.0
 
