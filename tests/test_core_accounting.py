@@ -1,5 +1,8 @@
 """Accounting: every input document is kept or dropped with a reason, per stage (no Ray)."""
+import gc
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +81,35 @@ def test_manifest_invariant_detects_lost_rows(tmp_path):
         assert "data/ holds 3 rows but the last stage kept 4" in str(e)
     else:
         raise AssertionError("lost rows not detected")
+
+
+class CollectorProbe(Stage):
+    """Notes whether the cyclic collector ran during its batch; fails on demand."""
+    name = "probe"
+
+    def __init__(self, fail=False):
+        super().__init__()
+        self.fail, self.collector_on = fail, []
+
+    def process(self, table):
+        self.collector_on.append(gc.isenabled())
+        if self.fail:
+            raise ValueError("bad batch")
+        return StageOutput(table, None)
+
+
+def test_batches_run_with_the_cyclic_collector_paused_and_it_comes_back():
+    assert gc.isenabled()
+    probe = CollectorProbe()
+    _apply_stage(unit_table(3), probe, "probe")
+    probe(unit_table(2))  # Stage.__call__ (tests, notebooks, benchmarks) the same
+    assert probe.collector_on == [False, False] and gc.isenabled()
+    with pytest.raises(ValueError):
+        _apply_stage(unit_table(3), CollectorProbe(fail=True), "probe")
+    assert gc.isenabled()  # back on after a failing batch
+    gc.disable()
+    try:
+        probe(unit_table(1))
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()

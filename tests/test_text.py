@@ -172,3 +172,22 @@ def test_light_kiwi_splits_korean_as_datatrove_default_kiwi(shared_data):
     expected = [[c[t.start:t.end] for t in toks] for c, toks in zip(chunks, default.tokenize(chunks))]
     splitter = word_tokenizer("kor_Hang")
     assert [splitter(c) for c in chunks] == expected
+
+
+def test_regex_tokenizer_fast_paths_equal_the_regex_on_every_flores_language(shared_data):
+    """The memoised tokenizer skips the profile regex for plain words (letters, marks, digits) and words in plain
+    punctuation; on every language of FLORES-200 (every 8th sentence) its tokens must be the regex's, per profile."""
+    import gzip
+    import json
+    from xcurate.text.words import TOKENIZER_PROFILES, RegexChunkTokenizer
+    with gzip.open(shared_data / "benchmarks" / "flores200_devtest.jsonl.gz", "rt", encoding="utf-8") as f:
+        sentences = [json.loads(line)["text"] for i, line in enumerate(f) if i % 8 == 0]
+    chunks = sorted({c for s in sentences for c in s.split()})
+    chunks += ["U.", "A.", "Ω.", "ए.", "(1965).", "wordy..", "x।", "¿Qué", "«Москва»,", "ሰላም።", "-4", "3-4", "e.g."]
+    assert len(chunks) > 100_000
+    for profile in TOKENIZER_PROFILES:
+        tokenizer = RegexChunkTokenizer(profile)
+        fast = tokenizer.tokenize_chunks(chunks)
+        expected = list(map(tuple, map(TOKENIZER_PROFILES[profile].findall, chunks)))
+        differing = [(c, f, e) for c, f, e in zip(chunks, fast, expected) if f != e]
+        assert not differing, (profile, differing[:5])

