@@ -499,16 +499,27 @@ def duplicated_ngram_chars(words: List[str], n: int, prefix: List[int], grams: O
     return repeated
 
 
+# datatrove's paragraphs (re.split(r"\n{2,}", text.strip())) and lines (re.split("\n+", text)). Where no run of
+# newlines exists, str.split gives the same list at a tenth of the regex's cost (a few % of a warm quality batch).
+def split_paragraphs(text: str) -> List[str]:
+    stripped = text.strip()
+    return _PARAGRAPH_RE.split(stripped) if "\n\n" in stripped else [stripped]
+
+
+def split_lines(text: str) -> List[str]:
+    return _LINES_RE.split(text) if "\n\n" in text else text.split("\n")
+
+
 def gopher_repetition(text: str, words: List[str], s: dict, grams: Optional[DocWords] = None
                       ) -> Tuple[Optional[str], dict]:
     sig: dict = {}
-    paragraphs = _PARAGRAPH_RE.split(text.strip())
+    paragraphs = split_paragraphs(text)
     para_dups, para_chars = find_duplicates(paragraphs)
     if s["dup_para_frac"] and para_dups / len(paragraphs) > s["dup_para_frac"]:
         return "dup_para_frac", sig
     if s["dup_para_char_frac"] and para_chars / len(text) > s["dup_para_char_frac"]:
         return "dup_para_char_frac", sig
-    lines = _LINES_RE.split(text)
+    lines = split_lines(text)
     line_dups, line_chars = find_duplicates(lines)
     sig["dup_line_frac"] = line_dups / len(lines)
     if s["dup_line_frac"] and sig["dup_line_frac"] > s["dup_line_frac"]:

@@ -78,6 +78,18 @@ def stage(**params):
     return QualityStage(QualityParams(**params))
 
 
+def test_paragraph_and_line_splits_equal_datatrove_regexes_on_every_newline_layout():
+    import random
+    import re
+    from xcurate.stages.quality import split_lines, split_paragraphs
+    rng = random.Random(0)
+    texts = ["", "\n", "\n\n", "a", "a\nb", "a\n\nb", "\na\n", "\n\na\n\n\nb\n"] + [
+        "".join(rng.choice("ab \t\n") for _ in range(rng.randrange(12))) for _ in range(20_000)]
+    for text in texts:
+        assert split_paragraphs(text) == re.split(r"\n{2,}", text.strip()), repr(text)
+        assert split_lines(text) == re.split("\n+", text), repr(text)
+
+
 def test_registered_and_reasons_name_the_filter():
     assert get_stage_class("quality") is QualityStage
     good = ("The committee met on Monday to discuss the budget of the city. " * 3 + "\n") * 2 + \
