@@ -19,7 +19,6 @@ from xcurate import fsutil, schema
 from xcurate.engine.config import ResolvedStage
 from xcurate.engine.io import ReadOptions, ReadSpec, read_spec
 from xcurate.engine.live_counts import count_rows
-from xcurate.engine.stage import gc_paused
 
 _STAGE_CACHE: Dict[str, object] = {}
 
@@ -31,8 +30,7 @@ def _apply_stage(table: pa.Table, stage, stage_name: str) -> pa.Table:
     alive = table.filter(alive_mask)
     dead = table.filter(pc.invert(alive_mask))
     if alive.num_rows:
-        with gc_paused():
-            out = stage.process(alive)
+        out = stage.process_batch(alive)
         result = out.table
         if result.num_rows != alive.num_rows:
             raise RuntimeError(f"stage {stage_name!r} returned {result.num_rows} rows for {alive.num_rows}")
