@@ -310,14 +310,15 @@ def fit_thresholds(index, texts, scored, cases, base, select_matches) -> tuple:
     """Fewest false positives on ``fit``, then the highest recall (ties: the stricter setting)."""
     meta = index.items_meta
     best = None
-    for verified_cos, anchored_cos, margin in itertools.product(
-            [x / 100 for x in range(56, 79, 2)], [x / 100 for x in range(46, 67, 2)], (1.1, 1.2, 1.3)):
-        if anchored_cos > verified_cos:
+    for verified_cos, anchored_cos, margin, short_cos in itertools.product(
+            [x / 100 for x in range(56, 79, 2)], [x / 100 for x in range(46, 67, 4)], (1.1, 1.2, 1.3),
+            [x / 100 for x in range(66, 87, 4)]):
+        if anchored_cos > verified_cos or short_cos < verified_cos:
             continue
         check = base._replace(verified_cosine=verified_cos, anchored_cosine=anchored_cos, threshold=margin,
-                              keep_candidates=False)
+                              short_verified_cosine=short_cos, keep_candidates=False)
         m = metrics(cases, select_matches(index, texts, scored, check), meta, "fit")
-        key = (-m["false_positive_docs"], m["recall"], verified_cos, anchored_cos, margin)
+        key = (-m["false_positive_docs"], m["recall"], verified_cos, anchored_cos, margin, short_cos)
         if best is None or key > best[0]:
             best = (key, check)
     return best[1]

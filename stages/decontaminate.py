@@ -171,6 +171,11 @@ class XlingDecontamParams(_SuiteParams):
                                              "(default: the encoder's row of configs/xling_encoders.yaml, else 0.75)")
     anchored_cosine: Optional[float] = Field(None, description="cosine that verifies a match whose numbers or names "
                                              "agree (default: the encoder's row, else 0.55)")
+    short_verified_cosine: Optional[float] = Field(None, description="verified_cosine for benchmark units of fewer "
+                                                   "than short_unit_tokens tokens (default: the encoder's row, else "
+                                                   "verified_cosine)")
+    short_unit_tokens: Optional[int] = Field(None, ge=1, description="what counts as a short unit (default: the "
+                                             "encoder's row, else 8)")
     keep_candidates: bool = Field(False, description="also write unverified candidates (confidence 'candidate'); "
                                   "drop_document never drops them")
     window: int = Field(3, ge=1, le=5, description="candidate windows hold 1..window consecutive sentences")
@@ -178,7 +183,7 @@ class XlingDecontamParams(_SuiteParams):
     max_passage_chars: int = Field(500, ge=20, description="longest window; longer sentences are cut into chunks")
     max_passages_per_doc: int = Field(2000, ge=1, description="bounded cost for very long documents")
     prefilter: bool = Field(False, description="embed only passages sharing a rare anchor with the suite "
-                            "(measured: 40% of windows embedded, recall 0.45 vs 0.78; bench/results/xling_eval.json)")
+                            "(measured: 40% of windows embedded, recall 0.50 vs 0.82; bench/results/xling_eval.json)")
     prefilter_max_df: float = Field(0.002, gt=0, le=1, description="anchor kept if in at most this share of units")
     skip_same_language: bool = Field(False, description="ignore matches to items in the passage's language")
     skip_translated_languages: bool = Field(False, description="embed no document whose language has an original, "
@@ -196,9 +201,16 @@ def xling_index_for_params(params: XlingDecontamParams, encoder):
 
 def verification_for(params: XlingDecontamParams) -> Verification:
     profile = encoder_profile(params.encoder)
-    verified = params.verified_cosine if params.verified_cosine is not None else profile.verified_cosine or 0.75
-    anchored = params.anchored_cosine if params.anchored_cosine is not None else profile.anchored_cosine or 0.55
-    return Verification(params.threshold, params.min_cosine, verified, anchored, params.keep_candidates)
+    verified = _first(params.verified_cosine, profile.contamination_verified_cosine, profile.verified_cosine, 0.75)
+    anchored = _first(params.anchored_cosine, profile.anchored_cosine, 0.55)
+    short = _first(params.short_verified_cosine, profile.short_verified_cosine, verified)
+    short_tokens = _first(params.short_unit_tokens, profile.short_unit_tokens, 8)
+    return Verification(params.threshold, params.min_cosine, verified, anchored, params.keep_candidates,
+                        max(short, verified), short_tokens)
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
 
 
 def language_coverage(encoder: str, languages: Dict[str, Dict[str, int]]) -> Dict[str, dict]:

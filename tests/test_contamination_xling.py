@@ -243,9 +243,11 @@ def test_hard_negative_evaluation_floors(tmp_path):
     premises, FLORES sentences, 3-sentence FLORES problems with numbers, Tatoeba MC questions, OASST prompts) as the
     suite; human translations planted in real documents (positives); translations of the other half of the same
     formats and near paraphrases that are not translations (hard negatives); clean documents. Shipped thresholds.
-    Measured on this sample (seed 1): recall 0.77 (23/30), 1 of 48 negative + clean documents flagged (a Tatoeba
-    sentence whose English nearly repeats a suite option). Asserted: recall >= 0.7, at most 1 flagged; the uncovered
-    language (Greek) is reported apart. Full run: bench/results/xling_eval.json (goals of issue #12 not met)."""
+    Measured on this sample (seed 1): recall 0.77 (23/30; Thai 6/10), 0 of 48 negative + clean documents flagged.
+    Before items sharing a passage left each other's margin background, Thai windows followed line breaks and
+    short units needed a higher cosine: recall 0.77 with Thai 3/10, 1 flagged (a Tatoeba sentence whose English
+    nearly repeats a suite option). Asserted: recall >= 0.7, Thai >= 5/10, none flagged; the uncovered language
+    (Greek) is reported apart. Full run: bench/results/xling_eval.json (goals of issue #12 not met)."""
     need_shared("benchmarks", "xquad.jsonl")
     need_shared("corpus", "ud_docs.jsonl")
     res = _eval_module("xling_eval").run(per_lang=2, seed=1, cache_dir=str(tmp_path), langs=("de", "zh", "th", "el"),
@@ -253,6 +255,57 @@ def test_hard_negative_evaluation_floors(tmp_path):
     m = res["shipped"]["all"]
     print({k: v for k, v in m.items() if k != "groups"})
     assert m["positives"] >= 30 and m["negative_and_clean_docs"] >= 40
-    assert m["recall"] >= 0.7
-    assert m["false_positive_docs"] <= 1
+    assert m["recall"] >= 0.7 and m["groups"]["positive.covered.th"]["found"] >= 5
+    assert m["false_positive_docs"] == 0
     assert m["groups"]["positive.uncovered"]["n"] >= 1  # Greek: reported apart, never in the recall
+
+
+def test_items_sharing_text_or_an_id_are_one_background_group():
+    """The margin's background leaves out a unit's own group: items that share a unit's text (the
+    questions of one XQuAD/Belebele passage), transitively, or an item id (translations of one item)."""
+    from xcurate.contamination.xling_index import _text_sharing_groups
+    keys = [("qa", "q1"), ("qa", "q2"), ("qa", "q3"), ("qa", "q4"), ("mc", "m1"), ("mc", "m1")]
+    units = [{0, 1}, {0}, {1, 2}, {3}, {4}, {5}]  # q1-q2 share a unit, q2-q3 another; m1 in two languages
+    g = _text_sharing_groups(units, keys).tolist()
+    assert g[0] == g[1] == g[2] != g[3] and g[4] == g[5] != g[3] and g[4] != g[0]
+
+
+def test_translated_passage_of_a_multi_question_item_is_verified(tmp_path):
+    """An XQuAD passage with several questions is several items sharing the passage. Their units used to
+    be each other's margin background, so a verbatim German translation of the passage scored a ratio
+    margin below 1.3 and was missed (bench/xling_eval.py: QA 17/21 before, 21/21 after)."""
+    rows = [json.loads(line) for line in open(need_shared("benchmarks", "xquad.jsonl"), encoding="utf-8")]
+    en = [r for r in rows if r["lang"] == "en"]
+    target = next(r for r in en if r["context"].startswith("The Harvard Business School"))  # margin 1.26 before
+    [de] = [r for r in rows if r["lang"] == "de" and r["parallel_id"] == target["parallel_id"]]
+    write_jsonl(tmp_path / "xq.jsonl", en[:12] + [target])
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"name": "xq", "benchmarks": [
+        {"name": "xquad", "adapter": "xquad", "path": "xq.jsonl"}]}))
+    stage = XlingDecontaminate(XlingDecontaminate.Params(benchmarks=str(tmp_path / "s.yaml"),
+                                                         cache_dir=str(tmp_path)))
+    stage.setup()
+    found = stage.match([f"{FILLER_DE}\n\n{de['context']}\n\n{FILLER_DE}", FILLER_DE])
+    ids = {q["id"] for q in target["qas"]}
+    assert 1 not in found
+    assert any(stage.index.items_meta[i][1] in ids and m.confidence == "verified" for i, m in found[0].items())
+
+
+def test_unmarked_script_windows_hold_a_paragraph_alone():
+    """Thai, Lao, Khmer, Burmese: windows also start and end at line breaks, so an item on its own lines is
+    one window, not one padded with the neighbouring text (Thai recall 3/10 -> 6/10 on the small sample)."""
+    before = "หลังจากถูกไล่ออกเมื่อเดือนกรกฎาคม นี้ก็ไม่เคยกลับมา อีกเลย"
+    item = "ฉันรวบรวมสติได้หลังโกรธ หัวใจฉันเต้นแรง ฉันหายใจเข้าลึกๆ\n(a) เขาสนับสนุน\n(b) เขาประณาม"
+    text = f"{before} {before}\n\n{item}\n\n{before}"
+    windows = {text[a:b] for a, b in split_passages(text, min_tokens=2)}
+    assert item in windows and item.split("\n")[0] in windows
+
+
+def test_short_benchmark_units_need_the_encoder_short_cosine():
+    from xcurate.stages.decontaminate import verification_for
+    shipped = verification_for(XlingDecontaminate.Params(benchmarks="x.yaml"))
+    assert (shipped.verified_cosine, shipped.short_verified_cosine, shipped.short_unit_tokens) == (0.68, 0.82, 8)
+    assert shipped.verified_cosine_for(7) == 0.82 and shipped.verified_cosine_for(8) == 0.68
+    own = verification_for(XlingDecontaminate.Params(benchmarks="x.yaml", verified_cosine=0.9, short_unit_tokens=4))
+    assert own.verified_cosine_for(3) == own.verified_cosine_for(4) == 0.9  # never below the plain bar
+    unknown = verification_for(XlingDecontaminate.Params(benchmarks="x.yaml", encoder="/models/my-encoder"))
+    assert unknown.verified_cosine_for(3) == unknown.verified_cosine == 0.75

@@ -33,6 +33,10 @@ class EncoderProfile:
     languages: Optional[frozenset]  # None: not in the table, coverage unknown
     verified_cosine: Optional[float] = None
     anchored_cosine: Optional[float] = None
+    # the contamination check's own calibration (its ``contamination:`` block; None: the values above)
+    contamination_verified_cosine: Optional[float] = None
+    short_verified_cosine: Optional[float] = None  # benchmark units of fewer than short_unit_tokens tokens
+    short_unit_tokens: Optional[int] = None
 
 
 @functools.lru_cache(maxsize=None)
@@ -41,8 +45,10 @@ def _profiles() -> Dict[str, EncoderProfile]:
         table = yaml.safe_load(f)
     out = {}
     for name, row in table.items():
+        xling = row.get("contamination") or {}
         prof = EncoderProfile(name, frozenset(map(str, row["languages"])), row.get("verified_cosine"),
-                              row.get("anchored_cosine"))
+                              row.get("anchored_cosine"), xling.get("verified_cosine"),
+                              xling.get("short_verified_cosine"), xling.get("short_unit_tokens"))
         for alias in [name, *row.get("aliases", [])]:
             out[alias.lower()] = prof
     return out

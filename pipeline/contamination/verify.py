@@ -7,7 +7,8 @@ and the encoder's calibrated cosines (``configs/xling_encoders.yaml``):
 
 - numbers of the item (two digits or more, any digit script) none of which is in the passage:
   rejected (a translation keeps them; spelled-out small numbers are not counted);
-- cosine ≥ ``verified_cosine``: verified by the cosine;
+- cosine ≥ ``verified_cosine``: verified by the cosine (the caller passes the encoder's higher
+  ``short_verified_cosine`` for a benchmark unit of few tokens: ``Verification.verified_cosine_for``);
 - cosine ≥ ``anchored_cosine``, the passage closer to the item than any other benchmark item is
   (mutual nearest neighbour), and the same numbers, or two or more of the item's names, in the
   passage: verified by that anchor (neighbouring sentences of one article share names and

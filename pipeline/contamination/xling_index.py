@@ -59,16 +59,20 @@ def sentence_spans(text: str, max_chars: int = 500) -> List[Span]:
     return out
 
 
-def _windows(sentences: List[Span], window: int, max_chars: int, unmarked: bool) -> List[Span]:
+def _windows(sentences: List[Span], window: int, max_chars: int, unmarked: bool,
+             line_starts: Sequence[bool] = ()) -> List[Span]:
     """Runs of 1..``window`` sentences within ``max_chars``. Phrases of unmarked scripts are short
     and many: runs of up to max_chars/window, 2·max_chars/window … max_chars characters, starting
     at the first phrase after every max_chars/(2·window) characters (so every item shorter than
-    about (window-1)/window·max_chars lies whole in one window)."""
+    about (window-1)/window·max_chars lies whole in one window), and at every line start, ending
+    also at the first ``window`` line ends (an item on its own lines is then a window of its own,
+    not one padded with the text around it)."""
     out: List[Span] = []
     step = max_chars // (2 * window)
     next_start = 0
     for i, (a, _) in enumerate(sentences):
-        if unmarked and a < next_start:
+        starts_line = unmarked and i < len(line_starts) and line_starts[i]
+        if unmarked and a < next_start and not starts_line:
             continue
         next_start = a + step
         ends = set()
@@ -82,7 +86,20 @@ def _windows(sentences: List[Span], window: int, max_chars: int, unmarked: bool)
                 if j >= len(sentences) or (w and sentences[j][1] - a > max_chars):
                     break
             ends.add(sentences[j][1])
+        if unmarked and line_starts:
+            ends.update(_line_ends(sentences, line_starts, i, a + max_chars, window))
         out.extend((a, b) for b in sorted(ends))
+    return out
+
+
+def _line_ends(sentences: List[Span], line_starts: Sequence[bool], i: int, limit: int, count: int) -> List[int]:
+    """Ends of the first ``count`` lines from sentence ``i`` on that end within ``limit``."""
+    out = []
+    for j in range(i, len(sentences)):
+        if sentences[j][1] > limit or len(out) == count:
+            break
+        if j + 1 == len(sentences) or line_starts[j + 1]:
+            out.append(sentences[j][1])
     return out
 
 
@@ -91,7 +108,10 @@ def split_passages(text: str, min_tokens: int = 6, max_chars: int = 500, max_pas
     """Candidate windows (start, end): 1..``window`` consecutive sentences (see ``_windows``) with at
     least ``min_tokens`` tokens; at most ``max_passages`` (bounded cost per document)."""
     sentences = sentence_spans(text, max_chars)
-    spans = _windows(sentences, max(1, window), max_chars, _unmarked(text))
+    unmarked = _unmarked(text)
+    line_starts = [i == 0 or "\n" in text[sentences[i - 1][1]:a] for i, (a, _) in enumerate(sentences)] \
+        if unmarked else ()
+    spans = _windows(sentences, max(1, window), max_chars, unmarked, line_starts)
     out = [(a, b) for a, b in spans if len(split_words(text[a:b])) >= min_tokens]
     return out[:max_passages]
 
@@ -124,10 +144,13 @@ class XlingIndex:
     """Benchmark units (windows of 1–3 sentences of an item) with embeddings, margin background
     (``unit_bg``), cosine to the nearest unit of another item (``unit_nn``) and anchors."""
 
-    def __init__(self, emb, unit_bg, unit_nn, offsets, postings, anchors, unit_texts, items_meta, encoder_name):
+    def __init__(self, emb, unit_bg, unit_nn, offsets, postings, anchors, unit_texts, items_meta, encoder_name,
+                 unit_tokens=None):
         self.emb, self.unit_bg, self.unit_nn, self.offsets, self.postings = emb, unit_bg, unit_nn, offsets, postings
         self.anchors = anchors
         self.unit_texts, self.items_meta, self.encoder_name = unit_texts, items_meta, encoder_name
+        self.unit_tokens = np.array([len(split_words(t)) for t in unit_texts], dtype=np.int32) \
+            if unit_tokens is None else unit_tokens
 
     @classmethod
     def build(cls, suite, encoder, k: int = 4, min_tokens: int = 6, max_chars: int = 500,
@@ -144,8 +167,8 @@ class XlingIndex:
             raise ValueError(f"{suite.source}: no benchmark sentence has >= {min_tokens} tokens to embed")
         texts = list(unit_of)
         emb = encoder.encode(texts)
-        groups = [{suite.items[i].item_id for i in its} for its in unit_items]
-        unit_bg, unit_nn = _background(emb, groups, k)
+        item_keys = [(it.benchmark, it.item_id) for it in suite.items]
+        unit_bg, unit_nn = _background(emb, _text_sharing_groups(unit_items, item_keys), k)
         lens = np.array([len(s) for s in unit_items], dtype=np.int64)
         offsets = np.append(0, np.cumsum(lens)).astype(np.int64)
         postings = np.array([i for s in unit_items for i in sorted(s)], dtype=np.int32)
@@ -156,7 +179,7 @@ class XlingIndex:
     def save(self, path: str) -> None:
         blob = json.dumps({"units": self.unit_texts, "meta": self.items_meta, "encoder": self.encoder_name})
         save_arrays(path, {"emb": self.emb, "unit_bg": self.unit_bg, "unit_nn": self.unit_nn, "offsets": self.offsets,
-                           "postings": self.postings, "anchors": self.anchors,
+                           "postings": self.postings, "anchors": self.anchors, "unit_tokens": self.unit_tokens,
                            "blob": np.frombuffer(blob.encode(), dtype=np.uint8)})
 
     @classmethod
@@ -164,7 +187,7 @@ class XlingIndex:
         z = load_arrays(path)
         blob = json.loads(bytes(z["blob"]).decode())
         return cls(z["emb"], z["unit_bg"], z["unit_nn"], z["offsets"], z["postings"], z["anchors"], blob["units"],
-                   [tuple(m) for m in blob["meta"]], blob["encoder"])
+                   [tuple(m) for m in blob["meta"]], blob["encoder"], z["unit_tokens"])
 
     def items_of(self, unit: int) -> np.ndarray:
         return self.postings[self.offsets[unit]:self.offsets[unit + 1]]
@@ -213,17 +236,38 @@ def _item_units(item, min_tokens: int, max_chars: int, window: int) -> List[str]
     return list(dict.fromkeys(units))
 
 
-def _background(emb: np.ndarray, groups: List[set], k: int, chunk: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
-    """Mean cosine of each unit to its k nearest units of *other* items (translations of the
-    same item excluded): the item-side term of the ratio margin; and the cosine to the nearest one."""
+def _text_sharing_groups(unit_items: List[set], item_keys: Sequence[tuple]) -> np.ndarray:
+    """Group id per unit: items joined when they are one item (its translations share
+    ``item_keys``) or share a unit's text (the questions of one XQuAD or Belebele passage),
+    transitively (union-find)."""
+    parent: Dict[int, int] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first_of_key: Dict[tuple, int] = {}
+    for i, key in enumerate(item_keys):
+        parent[root(i)] = root(first_of_key.setdefault(key, i))
+    for items in unit_items:
+        first, *rest = sorted(items)
+        for other in rest:
+            parent[root(other)] = root(first)
+    return np.array([root(min(items)) for items in unit_items], dtype=np.int64)
+
+
+def _background(emb: np.ndarray, gid: np.ndarray, k: int, chunk: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean cosine of each unit to its k nearest units of *other* groups (``_text_sharing_groups``):
+    the item-side term of the ratio margin; and the cosine to the nearest one. Items that share
+    text are not each other's background: else every question of a shared passage would sit next
+    to a copy of itself, its margin near 1, and a verbatim translation of the passage be missed."""
     n = len(emb)
     bg = np.zeros(n, dtype=np.float32)
     nn = np.zeros(n, dtype=np.float32)
     kk = min(k, max(n - 1, 1))
-    # group id per unit = its first item id; units sharing an id are masked out
-    first_id = [min(g) for g in groups]
-    code = {g: i for i, g in enumerate(sorted(set(first_id)))}
-    gid = np.array([code[g] for g in first_id])
     for s in range(0, n, chunk):
         sims = emb[s:s + chunk] @ emb.T
         sims[gid[s:s + chunk, None] == gid[None, :]] = -1.0
@@ -249,7 +293,7 @@ def xling_index_for(suite, encoder, encoder_id: str, cache_dir: Optional[str] = 
                     min_tokens: int = 6, max_chars: int = 500, max_df: float = 0.002, window: int = 3) -> XlingIndex:
     """The suite's cross-lingual index under ``encoder`` (``encoder_id``: its cache identity), built once."""
     conf = (k, min_tokens, max_chars, max_df, window)
-    key = hashlib.sha256(f"xling-v3|{suite.fingerprint}|{encoder_id}|{conf}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"xling-v4|{suite.fingerprint}|{encoder_id}|{conf}".encode()).hexdigest()[:24]
     return cached_artifact(key, lambda: XlingIndex.build(suite, encoder, *conf), XlingIndex.load,
                            lambda idx, p: idx.save(p), cache_dir)
 
@@ -266,12 +310,20 @@ class Match(NamedTuple):
 
 
 class Verification(NamedTuple):
-    """Match thresholds: ratio margin and cosine floors, and the encoder's calibrated cosines."""
+    """Match thresholds: ratio margin and cosine floors, and the encoder's calibrated cosines
+    (``short_verified_cosine`` replaces ``verified_cosine`` for units of fewer than
+    ``short_unit_tokens`` tokens; None: no separate bar)."""
     threshold: float
     min_cosine: float
     verified_cosine: float
     anchored_cosine: float
     keep_candidates: bool = False
+    short_verified_cosine: Optional[float] = None
+    short_unit_tokens: int = 8
+
+    def verified_cosine_for(self, unit_tokens: int) -> float:
+        short = self.short_verified_cosine is not None and unit_tokens < self.short_unit_tokens
+        return self.short_verified_cosine if short else self.verified_cosine
 
 
 def candidate_passages(index: XlingIndex, texts: Sequence[Optional[str]], min_tokens: int, max_chars: int,
@@ -328,7 +380,7 @@ def select_matches(index: XlingIndex, texts: Sequence[Optional[str]], scored: Se
         if m < check.threshold or c < check.min_cosine:
             continue
         confidence, signal = verify(index.unit_texts[u], texts[d][a:b], c, float(index.unit_nn[u]),
-                                    check.verified_cosine, check.anchored_cosine)
+                                    check.verified_cosine_for(int(index.unit_tokens[u])), check.anchored_cosine)
         if confidence is None:
             continue
         match = Match(m, c, a, b, confidence, signal)
