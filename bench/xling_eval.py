@@ -306,19 +306,25 @@ def metrics(cases, found, meta, split: str) -> dict:
             "groups": {k: dict(v) for k, v in sorted(groups.items())}, "false_positive_examples": examples[:10]}
 
 
+def _grid(base, verified, anchored, margins, short):
+    """Every consistent setting of the grid (anchored ≤ verified ≤ short), as Verification rows."""
+    for verified_cos, anchored_cos, margin, short_cos in itertools.product(verified, anchored, margins, short):
+        if anchored_cos <= verified_cos <= short_cos:
+            yield base._replace(verified_cosine=verified_cos, anchored_cosine=anchored_cos, threshold=margin,
+                                short_verified_cosine=short_cos, keep_candidates=False)
+
+
+def _cents(lo: int, hi: int, step: int) -> List[float]:
+    return [x / 100 for x in range(lo, hi, step)]
+
+
 def fit_thresholds(index, texts, scored, cases, base, select_matches) -> tuple:
     """Fewest false positives on ``fit``, then the highest recall (ties: the stricter setting)."""
-    meta = index.items_meta
     best = None
-    for verified_cos, anchored_cos, margin, short_cos in itertools.product(
-            [x / 100 for x in range(56, 79, 2)], [x / 100 for x in range(46, 67, 4)], (1.1, 1.2, 1.3),
-            [x / 100 for x in range(66, 87, 4)]):
-        if anchored_cos > verified_cos or short_cos < verified_cos:
-            continue
-        check = base._replace(verified_cosine=verified_cos, anchored_cosine=anchored_cos, threshold=margin,
-                              short_verified_cosine=short_cos, keep_candidates=False)
-        m = metrics(cases, select_matches(index, texts, scored, check), meta, "fit")
-        key = (-m["false_positive_docs"], m["recall"], verified_cos, anchored_cos, margin, short_cos)
+    for check in _grid(base, _cents(56, 79, 2), _cents(46, 67, 4), (1.1, 1.2, 1.3), _cents(66, 87, 4)):
+        m = metrics(cases, select_matches(index, texts, scored, check), index.items_meta, "fit")
+        key = (-m["false_positive_docs"], m["recall"], check.verified_cosine, check.anchored_cosine,
+               check.threshold, check.short_verified_cosine)
         if best is None or key > best[0]:
             best = (key, check)
     return best[1]
@@ -328,30 +334,20 @@ def threshold_ceiling(index, texts, scored, cases, base, select_matches) -> dict
     """The encoder's ceiling on this evaluation: for each number of false-positive documents, the
     highest recall that ANY setting of the grid reaches on ALL documents (thresholds chosen on the
     very documents they are scored on: an upper bound, not a result)."""
-    best: Dict[int, tuple] = {}
-    for verified_cos, anchored_cos, margin, short_cos in itertools.product(
-            [x / 100 for x in range(54, 81, 2)], [x / 100 for x in range(46, 71, 4)], (1.0, 1.1, 1.2, 1.3, 1.4),
-            [x / 100 for x in range(54, 91, 4)]):
-        if anchored_cos > verified_cos or short_cos < verified_cos:
-            continue
-        check = base._replace(verified_cosine=verified_cos, anchored_cosine=anchored_cos, threshold=margin,
-                              short_verified_cosine=short_cos, keep_candidates=False)
+    best: Dict[int, dict] = {}
+    for check in _grid(base, _cents(54, 81, 2), _cents(46, 71, 4), (1.0, 1.1, 1.2, 1.3, 1.4), _cents(54, 91, 4)):
         m = metrics(cases, select_matches(index, texts, scored, check), index.items_meta, "all")
         fp = m["false_positive_docs"]
-        if fp not in best or m["recall"] > best[fp][0]:
-            best[fp] = (m["recall"], check._asdict())
+        if fp not in best or m["recall"] > best[fp]["recall"]:
+            best[fp] = {"recall": m["recall"], "per_1000": m["false_positives_per_1000"],
+                        "verification": check._asdict()}
     by_fp, top = {}, 0.0
     for fp in sorted(best):  # a setting with more false positives counts only if it buys recall
-        if best[fp][0] > top:
-            top = best[fp][0]
-            by_fp[fp] = {"recall": top, "per_1000": round(1000 * fp / max(_negatives(cases), 1), 2),
-                         "verification": best[fp][1]}
+        if best[fp]["recall"] > top:
+            top = best[fp]["recall"]
+            by_fp[fp] = best[fp]
     return {"note": "best recall per false-positive count over the threshold grid, chosen on all documents",
             "by_false_positives": by_fp}
-
-
-def _negatives(cases) -> int:
-    return sum(c["kind"] != "positive" and not c.get("ambiguous") and c["lang"] in COVERED for c in cases)
 
 
 def window_embeddings(encoder, texts, cands, cache_dir: str, chunk: int = 2000, stats: Optional[dict] = None):

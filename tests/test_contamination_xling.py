@@ -141,7 +141,7 @@ def _two_unit_index():
     units = ["Which animal sleeps the longest each day", "The cat sleeps all day long on the sofa"]
     return XlingIndex(np.eye(2, 4, dtype=np.float32), np.full(2, 0.2, np.float32), np.full(2, 0.3, np.float32),
                       np.array([0, 1, 2]), np.array([0, 0], dtype=np.int32), np.zeros(0, np.uint64), units,
-                      [("mc", "q1", "en")], "test")
+                      [("mc", "q1", "en")], "test", np.array([len(u.split()) for u in units], np.int32))
 
 
 def test_two_disjoint_windows_agreeing_on_one_item_verify_it():

@@ -71,8 +71,7 @@ def _windows(sentences: List[Span], window: int, max_chars: int, unmarked: bool,
     step = max_chars // (2 * window)
     next_start = 0
     for i, (a, _) in enumerate(sentences):
-        starts_line = unmarked and i < len(line_starts) and line_starts[i]
-        if unmarked and a < next_start and not starts_line:
+        if unmarked and a < next_start and not (line_starts and line_starts[i]):
             continue
         next_start = a + step
         ends = set()
@@ -145,12 +144,10 @@ class XlingIndex:
     (``unit_bg``), cosine to the nearest unit of another item (``unit_nn``) and anchors."""
 
     def __init__(self, emb, unit_bg, unit_nn, offsets, postings, anchors, unit_texts, items_meta, encoder_name,
-                 unit_tokens=None):
+                 unit_tokens):
         self.emb, self.unit_bg, self.unit_nn, self.offsets, self.postings = emb, unit_bg, unit_nn, offsets, postings
-        self.anchors = anchors
+        self.anchors, self.unit_tokens = anchors, unit_tokens
         self.unit_texts, self.items_meta, self.encoder_name = unit_texts, items_meta, encoder_name
-        self.unit_tokens = np.array([len(split_words(t)) for t in unit_texts], dtype=np.int32) \
-            if unit_tokens is None else unit_tokens
 
     @classmethod
     def build(cls, suite, encoder, k: int = 4, min_tokens: int = 6, max_chars: int = 500,
@@ -174,7 +171,8 @@ class XlingIndex:
         postings = np.array([i for s in unit_items for i in sorted(s)], dtype=np.int32)
         anchors = _rare_anchors(texts, max_df)
         meta = [(it.benchmark, it.item_id, it.language) for it in suite.items]
-        return cls(emb, unit_bg, unit_nn, offsets, postings, anchors, texts, meta, encoder.name)
+        unit_tokens = np.array([len(split_words(t)) for t in texts], dtype=np.int32)
+        return cls(emb, unit_bg, unit_nn, offsets, postings, anchors, texts, meta, encoder.name, unit_tokens)
 
     def save(self, path: str) -> None:
         blob = json.dumps({"units": self.unit_texts, "meta": self.items_meta, "encoder": self.encoder_name})
